@@ -1,0 +1,60 @@
+# CommonGuard: `make run` serves the demo, `make test` runs everything. Nothing else to install
+# by hand on Debian with Python 3.11 and Node 20 (system packages for tests: see .ci/run).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .cache/tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: run test install lint types pytest bench-directory clean help
+
+help:
+	@echo "make run               build, migrate, seed the demo, serve http://127.0.0.1:8000 with a worker"
+	@echo "make test              lint, types, the whole test suite on SQLite and on a throwaway PostgreSQL"
+	@echo "make bench-directory   directory search p95 over 30,000 organisations"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# Python dependencies from the lock file (uv.lock), into .venv.
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	touch $@
+
+# USWDS, htmx and axe-core from package-lock.json, copied into assets/build.
+assets/node_modules/.installed: assets/package-lock.json
+	cd assets && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets/build/.built: assets/node_modules/.installed assets/build.mjs $(wildcard assets/src/*)
+	cd assets && node build.mjs
+	touch $@
+
+install: $(VENV)/.synced assets/build/.built
+
+run: install
+	@bash scripts/run-demo.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: install
+	COMMONGUARD_DEMO=1 $(VENV)/bin/mypy
+
+pytest: install
+	@bash scripts/run-tests.sh
+
+test: lint types pytest
+
+bench-directory: install
+	@bash bench/directory/run.sh
+
+clean:
+	rm -rf $(VENV) $(TOOLS) assets/node_modules assets/build var/static

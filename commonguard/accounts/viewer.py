@@ -1,0 +1,123 @@
+"""What a signed-in person is, in the terms the read rules need. Computed once per request.
+
+Every `visible_to(user)` starts here, so "who is vetted", "whose admin", "which state's staff"
+are answered in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+
+_CACHE_ATTR = "_commonguard_viewer"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: int | None
+    is_operator: bool = False
+    # Approved memberships in approved organisations: org id -> role.
+    roles_by_org: dict[int, str] = field(default_factory=dict)
+    # Organisations the person asked to join or asked to create (any status).
+    requested_org_ids: frozenset[int] = frozenset()
+    # States whose liaison or analyst the person is (state staff see across their state).
+    staff_states: frozenset[str] = frozenset()
+    liaison_states: frozenset[str] = frozenset()
+    # Regions whose assigned liaison the person is.
+    liaison_region_ids: frozenset[int] = frozenset()
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def is_vetted(self) -> bool:
+        """Has at least one approved membership in an approved organisation (or runs the hub)."""
+        return self.is_operator or bool(self.roles_by_org)
+
+    @property
+    def org_ids(self) -> frozenset[int]:
+        return frozenset(self.roles_by_org)
+
+    @property
+    def admin_org_ids(self) -> frozenset[int]:
+        from commonguard.accounts.models import Role
+
+        return frozenset(org for org, role in self.roles_by_org.items() if role == Role.ORG_ADMIN)
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(self.roles_by_org.values())
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+    @property
+    def is_state_staff(self) -> bool:
+        return bool(self.staff_states)
+
+    @property
+    def is_liaison(self) -> bool:
+        return bool(self.liaison_states)
+
+
+ANONYMOUS = Viewer(user_id=None)
+
+
+def viewer_for(user: Any) -> Viewer:
+    """The Viewer for `user`, cached on the user object for the life of the request."""
+    if user is None or isinstance(user, AnonymousUser) or not getattr(user, "is_authenticated", False):
+        return ANONYMOUS
+    if not user.is_active:
+        return ANONYMOUS
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    viewer = _compute(user)
+    setattr(user, _CACHE_ATTR, viewer)
+    return viewer
+
+
+def forget_viewer(user: Any) -> None:
+    """Drop the cached Viewer after a change to the person's memberships."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def _compute(user: Any) -> Viewer:
+    from commonguard.accounts.models import STATE_STAFF_ROLES, Membership, Role
+    from commonguard.orgs.models import Organization, Region
+
+    roles_by_org: dict[int, str] = {}
+    staff_states: set[str] = set()
+    liaison_states: set[str] = set()
+    requested: set[int] = set()
+    rows = Membership.objects.filter(user_id=user.pk).values_list(
+        "organization_id", "role", "status", "organization__status", "organization__kind", "organization__state"
+    )
+    for org_id, role, status, org_status, org_kind, org_state in rows:
+        requested.add(org_id)
+        if status != Membership.Status.APPROVED or org_status != Organization.Status.APPROVED:
+            continue
+        roles_by_org[org_id] = role
+        if role in STATE_STAFF_ROLES and org_kind == Organization.Kind.STATE_AGENCY:
+            staff_states.add(org_state)
+            if role == Role.STATE_LIAISON:
+                liaison_states.add(org_state)
+    requested.update(Organization.objects.filter(requested_by_id=user.pk).values_list("id", flat=True))
+    liaison_regions = (
+        frozenset(Region.objects.filter(liaison_id=user.pk).values_list("id", flat=True))
+        if liaison_states
+        else frozenset()
+    )
+    return Viewer(
+        user_id=user.pk,
+        is_operator=bool(user.is_superuser),
+        roles_by_org=roles_by_org,
+        requested_org_ids=frozenset(requested),
+        staff_states=frozenset(staff_states),
+        liaison_states=frozenset(liaison_states),
+        liaison_region_ids=liaison_regions,
+    )

@@ -1,0 +1,26 @@
+"""The REST API, version 1. Each app's apis.py is mounted here."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from commonguard.accounts import apis as accounts_apis
+from commonguard.core import apis as core_apis
+from commonguard.orgs import apis as orgs_apis
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("organizations", orgs_apis.OrganizationViewSet, basename="organization")
+router.register("contacts", orgs_apis.ContactViewSet, basename="contact")
+router.register("memberships", accounts_apis.MembershipViewSet, basename="membership")
+router.register("tokens", accounts_apis.ApiTokenViewSet, basename="token")
+router.register("audit", core_apis.AuditEventViewSet, basename="audit")
+
+app_name = "api"
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("v1/roles/", accounts_apis.roles, name="roles"),
+    path("v1/me/", accounts_apis.me, name="me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,0 +1,38 @@
+"""Writing the audit trail. Every service that changes something calls `audit_record`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from commonguard.core import context
+from commonguard.core.models import AuditEvent
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    summary: str,
+    kind: str = AuditEvent.Kind.WRITE,
+    organization: Any = None,
+    target: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event. Runs inside the caller's transaction, so a rolled-back change leaves no trace."""
+    ctx = context.current()
+    is_person = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        kind=kind,
+        action=action,
+        actor=actor if is_person else None,
+        actor_label=(actor.email if is_person else ctx.channel),
+        organization=organization,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        summary=summary[:300],
+        data={"channel": ctx.channel, **(data or {})},
+        ip_address=ctx.ip_address,
+        request_id=ctx.request_id,
+    )

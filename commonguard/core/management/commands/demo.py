@@ -1,0 +1,41 @@
+"""`commonguard demo --state MI`: seed the directory of a state and the demo people (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from commonguard.orgs.census import CensusDataMissing
+from commonguard.orgs.seeding import seed_state
+from commonguard.orgs.states import state_by_postal
+
+
+class Command(BaseCommand):
+    help = "Seed a state's real counties and municipalities, the hub's organisations and demo people."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--state", default=settings.COMMONGUARD_STATE, help="Two-letter postal code (default: %(default)s)"
+        )
+        parser.add_argument("--no-people", action="store_true", help="Seed only the directory.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from commonguard.demo import DEMO_PASSWORD, seed_demo_people
+
+        try:
+            state = state_by_postal(options["state"])
+            result = seed_state(state, shared_data=settings.COMMONGUARD_SHARED_DATA)
+        except (ValueError, CensusDataMissing) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"{state.name}: {result.counties} counties and {result.municipalities} municipalities "
+            f"from {result.source} ({result.created} added, {result.updated} updated)."
+        )
+        if options["no_people"]:
+            return
+        people = seed_demo_people(state)
+        self.stdout.write(f"Demo people ({len(people)}), password “{DEMO_PASSWORD}”:")
+        for person in people:
+            self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")

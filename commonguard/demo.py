@@ -1,0 +1,177 @@
+"""The demo state: the real directory plus the hub's own organisations and one person per role.
+
+Used only by `commonguard demo`. Demo people are fictional; their e-mail addresses use the
+reserved `.test` domain. Privileged demo people have a TOTP device whose secret is derived from
+the demo's SECRET_KEY, so `commonguard demo_totp EMAIL` can print the current code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from commonguard.accounts.models import Membership, Role, User
+from commonguard.orgs.models import ContactAssignment, Organization, Region
+from commonguard.orgs.states import State
+
+DEMO_PASSWORD = "commonguard-demo"  # noqa: S105 - the published password of fictional demo people
+
+_MI_NAMES = {
+    "state-it": "Michigan Department of Technology, Management and Budget",
+    "guard": "Michigan National Guard Cyber Unit (demo)",
+    "corps": "Michigan Cyber Civilian Corps (demo)",
+    "university": "Michigan State University (demo)",
+}
+
+
+def _hub_org_names(state: State) -> dict[str, str]:
+    if state.postal == "MI":
+        return _MI_NAMES
+    return {
+        "state-it": f"{state.name} State IT Agency (demo)",
+        "guard": f"{state.name} National Guard Cyber Unit (demo)",
+        "corps": f"{state.name} Volunteer Cyber Corps (demo)",
+        "university": f"University of {state.name} (demo)",
+    }
+
+
+_HUB_KINDS = {
+    "state-it": Organization.Kind.STATE_AGENCY,
+    "guard": Organization.Kind.GUARD_UNIT,
+    "corps": Organization.Kind.VOLUNTEER_CORPS,
+    "university": Organization.Kind.UNIVERSITY,
+}
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    email: str
+    full_name: str
+    title: str
+    org: str  # a hub org key, or "county:<FIPS>" / "place:<FIPS7>"
+    role: str
+    status: str = Membership.Status.APPROVED
+    operator: bool = False
+
+
+def demo_people(state: State) -> list[DemoPerson]:
+    """One person per role. Local governments: the state's largest county and its largest city."""
+    county = Organization.objects.filter(state=state.postal, kind="county").order_by("-population").first()
+    second = Organization.objects.filter(state=state.postal, kind="county").order_by("-population")[1:2].first()
+    # Michigan's demo sits in Ingham County (Lansing), the capital's county.
+    ingham = Organization.objects.filter(county_fips="26065", kind="county").first() if state.postal == "MI" else None
+    home = ingham or county
+    assert home is not None and second is not None, "seed the directory first"
+    city = Organization.objects.filter(county=home, kind="city").order_by("-population").first() or home
+    home_key, city_key, second_key = f"id:{home.pk}", f"id:{city.pk}", f"id:{second.pk}"
+    short = home.name.split(" ")[0].lower()
+    return [
+        DemoPerson("operator@demo.test", "Olivia Operator", "Hub operator", "state-it", Role.MEMBER, operator=True),
+        DemoPerson("liaison@demo.test", "Lena Liaison", "Local government liaison", "state-it", Role.STATE_LIAISON),
+        DemoPerson("liaison2@demo.test", "Luis Liaison", "Local government liaison", "state-it", Role.STATE_LIAISON),
+        DemoPerson("analyst@demo.test", "Ana Analyst", "SOC analyst", "state-it", Role.ANALYST),
+        DemoPerson(f"admin.{short}@demo.test", "Adam Admin", "IT Director", home_key, Role.ORG_ADMIN),
+        DemoPerson(f"it.{short}@demo.test", "Mia Member", "Systems administrator", home_key, Role.MEMBER),
+        DemoPerson(f"official.{short}@demo.test", "Omar Official", "County commissioner", home_key, Role.OFFICIAL),
+        DemoPerson("it.city@demo.test", "Carla City", "IT manager", city_key, Role.ORG_ADMIN),
+        DemoPerson("admin.neighbour@demo.test", "Nora Neighbour", "CIO", second_key, Role.ORG_ADMIN),
+        DemoPerson("coordinator@demo.test", "Cole Coordinator", "Cyber unit coordinator", "guard", Role.COORDINATOR),
+        DemoPerson("responder@demo.test", "Rita Responder", "Volunteer incident responder", "corps", Role.RESPONDER),
+        DemoPerson("student@demo.test", "Sam Student", "Student intern", "university", Role.MEMBER),
+        DemoPerson(
+            "pending@demo.test",
+            "Pat Pending",
+            "Network administrator",
+            home_key,
+            Role.MEMBER,
+            status=Membership.Status.PENDING,
+        ),
+    ]
+
+
+def demo_totp_key(email: str) -> str:
+    """The demo TOTP secret (hex) of a demo person: derived, so it survives re-seeding."""
+    return hmac.new(settings.SECRET_KEY.encode(), f"demo-totp:{email}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def demo_totp_base32(email: str) -> str:
+    return base64.b32encode(bytes.fromhex(demo_totp_key(email))).decode("ascii").rstrip("=")
+
+
+@transaction.atomic
+def seed_demo_people(state: State) -> list[DemoPerson]:
+    from commonguard.accounts.services import mfa_required
+
+    names = _hub_org_names(state)
+    hub_orgs: dict[str, Organization] = {}
+    for key, name in names.items():
+        org, _ = Organization.objects.update_or_create(
+            source_key=f"demo:{state.postal}:{key}",
+            defaults={
+                "name": name,
+                "kind": _HUB_KINDS[key],
+                "state": state.postal,
+                "status": Organization.Status.APPROVED,
+                "time_zone": state.time_zone,
+            },
+        )
+        hub_orgs[key] = org
+
+    people = demo_people(state)
+    now = timezone.now()
+    for person in people:
+        user, created = User.objects.get_or_create(
+            email=person.email,
+            defaults={
+                "full_name": person.full_name,
+                "title": person.title,
+                "is_superuser": person.operator,
+                "is_staff": person.operator,
+                "phone": "+1 517 555 0100",
+            },
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        org = hub_orgs[person.org] if person.org in hub_orgs else Organization.objects.get(pk=int(person.org[3:]))
+        Membership.objects.get_or_create(
+            user=user,
+            organization=org,
+            status=person.status,
+            defaults={
+                "role": person.role,
+                "decided_at": now if person.status == "approved" else None,
+                "message": "Demo person",
+            },
+        )
+        if mfa_required(user):
+            TOTPDevice.objects.get_or_create(
+                user=user, name="Demo authenticator", defaults={"key": demo_totp_key(user.email), "confirmed": True}
+            )
+
+    liaisons = list(User.objects.filter(email__in=["liaison@demo.test", "liaison2@demo.test"]).order_by("email"))
+    regions = list(Region.objects.filter(state=state.postal, liaison__isnull=True))
+    for i, region in enumerate(regions):
+        region.liaison = liaisons[0] if i < (len(regions) + 1) // 2 else liaisons[1]
+        region.save(update_fields=["liaison"])
+
+    home_admin = User.objects.get(email=people[4].email)
+    home_member = User.objects.get(email=people[5].email)
+    home = Organization.objects.get(pk=int(people[4].org[3:]))
+    for role, holder in [
+        (ContactAssignment.Role.CIO, home_admin),
+        (ContactAssignment.Role.INCIDENT_REPORTER, home_admin),
+        (ContactAssignment.Role.AFTER_HOURS, home_member),
+    ]:
+        if not ContactAssignment.objects.filter(organization=home, role=role).exists():
+            ContactAssignment.objects.create(
+                organization=home, role=role, holder=holder, started_at=now, phone=holder.phone
+            )
+    return people

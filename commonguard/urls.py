@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from commonguard.web import views as web_views
+
+admin.site.site_header = "CommonGuard administration"
+admin.site.site_title = "CommonGuard"
+
+urlpatterns = [
+    path("", include("commonguard.web.urls")),
+    path("accounts/", include("commonguard.accounts.urls")),
+    path("organizations/", include("commonguard.orgs.urls")),
+    path("audit/", include("commonguard.core.urls")),
+    path("api/", include("commonguard.api.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", web_views.healthz, name="healthz"),
+]

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make run`: migrate the embedded SQLite database, seed the demo once, start the worker and the
+# web server, and print where to go. Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export COMMONGUARD_DEMO=1
+export DJANGO_SETTINGS_MODULE=commonguard.settings
+export DJANGO_EMAIL_BACKEND=${DJANGO_EMAIL_BACKEND:-django.core.mail.backends.console.EmailBackend}
+PY=.venv/bin/python
+PORT=${PORT:-8000}
+HOST=${HOST:-127.0.0.1}
+mkdir -p var
+
+$PY manage.py collectstatic --noinput -v0
+$PY manage.py migrate --noinput -v0
+if [ ! -f var/.demo-seeded ]; then
+  echo "Seeding the demo state (first run only)..."
+  $PY manage.py demo
+  touch var/.demo-seeded
+fi
+
+$PY manage.py db_worker --queue-name '*' --no-reload >var/worker.log 2>&1 &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+
+cat <<MSG
+
+  CommonGuard is running at http://$HOST:$PORT/
+
+  Demo sign-ins (password: commonguard-demo):
+    it.ingham@demo.test        member of Ingham County (no second factor needed)
+    admin.ingham@demo.test     org admin of Ingham County           *
+    liaison@demo.test          state liaison                        *
+    analyst@demo.test          state SOC analyst                    *
+    coordinator@demo.test      Guard cyber unit coordinator         *
+    responder@demo.test        volunteer corps responder
+    official.ingham@demo.test  read-only county commissioner
+    pending@demo.test          a join request awaiting approval
+    operator@demo.test         hub operator (admin site at /admin/) *
+
+  * needs a two-step code: run  .venv/bin/commonguard demo_totp EMAIL  in another terminal.
+  API: http://$HOST:$PORT/api/docs/   Worker log: var/worker.log   Stop: Ctrl-C
+
+MSG
+exec .venv/bin/uvicorn commonguard.asgi:application --host "$HOST" --port "$PORT" --no-server-header --log-level warning
