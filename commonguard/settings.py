@@ -244,6 +244,14 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page need a signed-in person, like every other URL.
+    "SERVE_PERMISSIONS": ["commonguard.api.permissions.IsVettedUser"],
+    "ENUM_NAME_OVERRIDES": {
+        "MembershipRoleEnum": "commonguard.accounts.models.Role",
+        "ContactRoleEnum": "commonguard.orgs.models.ContactAssignment.Role",
+        "OrganizationKindEnum": "commonguard.orgs.models.Organization.Kind",
+        "AuditKindEnum": "commonguard.core.models.AuditEvent.Kind",
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and its assets come from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

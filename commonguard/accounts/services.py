@@ -220,7 +220,8 @@ def mfa_recovery_codes_regenerate(*, actor: User) -> list[str]:
 def _new_recovery_codes(user: User) -> list[str]:
     device, _ = StaticDevice.objects.get_or_create(user=user, name="Recovery codes", defaults={"confirmed": True})
     device.token_set.all().delete()
-    codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODE_COUNT)]
+    # 12 hex digits (48 bits) in two groups: fits django-otp's 16-character token column.
+    codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODE_COUNT)]
     StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
     return codes
 

@@ -20,7 +20,7 @@ class Viewer:
     is_operator: bool = False
     # Approved memberships in approved organisations: org id -> role.
     roles_by_org: dict[int, str] = field(default_factory=dict)
-    # Organisations the person asked to join or asked to create (any status).
+    # Organisations the person has an open request for: to join, or to add to the directory.
     requested_org_ids: frozenset[int] = frozenset()
     # States whose liaison or analyst the person is (state staff see across their state).
     staff_states: frozenset[str] = frozenset()
@@ -98,7 +98,8 @@ def _compute(user: Any) -> Viewer:
         "organization_id", "role", "status", "organization__status", "organization__kind", "organization__state"
     )
     for org_id, role, status, org_status, org_kind, org_state in rows:
-        requested.add(org_id)
+        if status == Membership.Status.PENDING:
+            requested.add(org_id)
         if status != Membership.Status.APPROVED or org_status != Organization.Status.APPROVED:
             continue
         roles_by_org[org_id] = role
@@ -106,7 +107,11 @@ def _compute(user: Any) -> Viewer:
             staff_states.add(org_state)
             if role == Role.STATE_LIAISON:
                 liaison_states.add(org_state)
-    requested.update(Organization.objects.filter(requested_by_id=user.pk).values_list("id", flat=True))
+    requested.update(
+        Organization.objects.filter(requested_by_id=user.pk, status=Organization.Status.PENDING).values_list(
+            "id", flat=True
+        )
+    )
     liaison_regions = (
         frozenset(Region.objects.filter(liaison_id=user.pk).values_list("id", flat=True))
         if liaison_states

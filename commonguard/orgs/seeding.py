@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ def _centroids(records: list[CensusRecord]) -> dict[str, tuple[float, float]]:
     """A county's centre: the population-weighted mean of its places' coordinates."""
     sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for r in records:
-        if r.kind == "county" or r.latitude is None or r.longitude is None:
+        if r.kind == "county" or r.county_fips.endswith("000") or r.latitude is None or r.longitude is None:
             continue
         weight = float(max(r.population or 0, 1))
         acc = sums[r.county_fips]
@@ -73,6 +73,15 @@ def _regions_by_geography(points: dict[str, tuple[float, float]], k: int) -> dic
     return {code: number[i] for code, i in assignment.items()}
 
 
+def _nearest_county(lat: float | None, lng: float | None, centroids: dict[str, tuple[float, float]]) -> str:
+    """For a place the Census lists under county 000 (it spans several counties): the county whose
+    centre is nearest. An approximation of its principal county, correctable by a liaison."""
+    if lat is None or lng is None or not centroids:
+        return ""
+    scale = math.cos(math.radians(lat))
+    return min(centroids, key=lambda c: (lat - centroids[c][0]) ** 2 + ((lng - centroids[c][1]) * scale) ** 2)
+
+
 def _decimal(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(round(value, 6)))
 
@@ -84,9 +93,15 @@ def seed_state(state: State, *, shared_data: Path, region_count: int = DEFAULT_R
     Regions are created only when the state has none: once a liaison has edited them, a re-seed
     keeps their work (a county's region is set only where it is empty)."""
     records, source = load_state(state, shared_data)
+    centroids = _centroids(records)
+    records = [
+        replace(r, county_fips=_nearest_county(r.latitude, r.longitude, centroids))
+        if r.kind != "county" and r.county_fips.endswith("000")
+        else r
+        for r in records
+    ]
     counties = [r for r in records if r.kind == "county"]
     places = [r for r in records if r.kind != "county"]
-    centroids = _centroids(records)
 
     regions = {r.number: r for r in Region.objects.filter(state=state.postal)}
     if not regions:

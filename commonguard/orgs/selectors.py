@@ -25,7 +25,12 @@ def organization_list(
     words = normalise_search_text(q).split()
     if len(words) == 1 and words[0].isdigit():
         code = words[0]
-        qs = qs.filter(place_fips=code) if len(code) == 7 else qs.filter(county_fips=code, kind="county")
+        # The `exclude` repeats the partial unique indexes' condition (a code is never empty), so
+        # that the database can look the code up in them instead of scanning the directory.
+        if len(code) == 7:
+            qs = qs.filter(place_fips=code).exclude(place_fips="")
+        else:
+            qs = qs.filter(county_fips=code, kind="county").exclude(county_fips="")
     else:
         for word in words[:8]:
             qs = qs.filter(search_name__contains=word)

@@ -1,0 +1,187 @@
+"""Shared fixtures: a small world of organisations and one persona per kind of caller."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from commonguard.accounts.models import Membership, Role, User
+from commonguard.orgs.models import ContactAssignment, Organization, Region
+from tests.factories import ContactFactory, MembershipFactory, OrganizationFactory, RegionFactory, UserFactory
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_plain_static(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.AXES_ENABLED = True
+
+
+@pytest.fixture(autouse=True)
+def _empty_audit_trail_after_transactional_tests(request: Any) -> Any:
+    """Transactional tests (live server, threads) end with a flush, which the append-only triggers
+    would refuse on SQLite: empty the audit table with its triggers briefly lifted, then restore them."""
+    yield
+    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
+        return
+    import importlib
+
+    from django.db import connection
+
+    migration = importlib.import_module("commonguard.core.migrations.0002_audit_append_only")
+    with connection.schema_editor() as editor:
+        migration.backwards(None, editor)
+        editor.execute("DELETE FROM core_auditevent")
+        migration.forwards(None, editor)
+
+
+@dataclass
+class World:
+    """Two regions; Ingham (region 1) with a city inside it; Washtenaw (region 2); the state IT
+    agency, the Guard unit; a pending organisation; and a person in every role."""
+
+    region1: Region
+    region2: Region
+    ingham: Organization
+    lansing: Organization
+    washtenaw: Organization
+    state_it: Organization
+    guard: Organization
+    pending_org: Organization
+    people: dict[str, User]
+    memberships: dict[str, Membership]
+    contacts: dict[str, ContactAssignment]
+
+    def __getitem__(self, name: str) -> User:
+        return self.people[name]
+
+
+PERSONAS = [
+    "anonymous",
+    "unvetted",  # signed up, asked to join Ingham, not approved
+    "ingham_member",
+    "ingham_admin",
+    "ingham_official",
+    "lansing_member",  # a city inside Ingham County
+    "washtenaw_member",
+    "washtenaw_admin",
+    "liaison1",  # state liaison assigned to region 1 (Ingham)
+    "liaison2",  # state liaison assigned to region 2 (Washtenaw)
+    "analyst",
+    "coordinator",
+    "responder",
+    "removed_member",  # was in Ingham, removed
+    "operator",  # runs the hub
+]
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    r1 = RegionFactory(number=1, name="Region 1")
+    r2 = RegionFactory(number=2, name="Region 2")
+    ingham = OrganizationFactory(name="Ingham County", county_fips="26065", region=r1, population=284900)
+    lansing = OrganizationFactory(
+        name="City of Lansing", kind="city", county=ingham, county_fips="26065", place_fips="2646000", region=r1
+    )
+    washtenaw = OrganizationFactory(name="Washtenaw County", county_fips="26161", region=r2)
+    state_it = OrganizationFactory(name="State IT", kind="state_agency", county_fips="")
+    guard = OrganizationFactory(name="Guard Cyber Unit", kind="guard_unit", county_fips="")
+    people: dict[str, User] = {}
+    memberships: dict[str, Membership] = {}
+
+    def person(
+        name: str, org: Organization | None, role: str = Role.MEMBER, status: str = "approved", **kw: Any
+    ) -> User:
+        user = UserFactory(email=f"{name}@example.test", full_name=name.replace("_", " ").title(), **kw)
+        people[name] = user
+        if org is not None:
+            memberships[name] = MembershipFactory(user=user, organization=org, role=role, status=status)
+        return user
+
+    person("unvetted", ingham, status="pending")
+    person("ingham_member", ingham)
+    person("ingham_admin", ingham, Role.ORG_ADMIN)
+    person("ingham_official", ingham, Role.OFFICIAL)
+    person("lansing_member", lansing)
+    person("washtenaw_member", washtenaw)
+    person("washtenaw_admin", washtenaw, Role.ORG_ADMIN)
+    person("liaison1", state_it, Role.STATE_LIAISON)
+    person("liaison2", state_it, Role.STATE_LIAISON)
+    person("analyst", state_it, Role.ANALYST)
+    person("coordinator", guard, Role.COORDINATOR)
+    person("responder", guard, Role.RESPONDER)
+    person("removed_member", ingham, status="removed")
+    person("operator", None, is_superuser=True, is_staff=True)
+    r1.liaison = people["liaison1"]
+    r1.save()
+    r2.liaison = people["liaison2"]
+    r2.save()
+    pending_org = OrganizationFactory(
+        name="Ingham Drain District",
+        kind="special_district",
+        status="pending",
+        county=ingham,
+        county_fips="26065",
+        region=r1,
+        requested_by=people["unvetted"],
+    )
+    contacts = {
+        "ingham_cio": ContactFactory(organization=ingham, role="cio", holder=people["ingham_admin"]),
+        "ingham_after_hours": ContactFactory(
+            organization=ingham, role="after_hours", holder=people["ingham_member"], phone="+1 517 555 0199"
+        ),
+        "ingham_old_cio": ContactFactory(
+            organization=ingham, role="cio", holder=people["removed_member"], ended_at=ingham.created_at
+        ),
+        "washtenaw_cio": ContactFactory(organization=washtenaw, role="cio", holder=people["washtenaw_admin"]),
+    }
+    return World(r1, r2, ingham, lansing, washtenaw, state_it, guard, pending_org, people, memberships, contacts)
+
+
+def sign_in(client: Client, user: User | None) -> Client:
+    """Sign `user` in, with their second factor verified (as after a real TOTP step)."""
+    if user is None:
+        return client
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def as_persona(world: World, client: Client) -> Any:
+    def _as(name: str) -> Client:
+        client.logout()
+        return sign_in(client, None if name == "anonymous" else world.people[name])
+
+    return _as
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """PostgreSQL-only tests are deselected (not skipped) on SQLite: run-tests.sh always runs the
+    suite a second time on a real PostgreSQL server, where they run."""
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if on_postgres:
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("postgres") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
