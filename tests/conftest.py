@@ -27,13 +27,22 @@ def _fast_hashing_and_plain_static(settings: Any) -> None:
     settings.AXES_ENABLED = True
 
 
+def _is_transactional(request: Any) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    by_marker = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    return by_marker or bool({"transactional_db", "live_server"} & set(request.fixturenames))
+
+
 @pytest.fixture(autouse=True)
 def _empty_audit_trail_after_transactional_tests(request: Any) -> Any:
-    """Transactional tests (live server, threads) end with a flush, which the append-only triggers
-    would refuse on SQLite: empty the audit table with its triggers briefly lifted, then restore them."""
-    yield
-    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
+    """Transactional tests (live server, worker, threads) end with a flush, which the append-only
+    triggers refuse on SQLite. The database is set up first (so this fixture is torn down before the
+    flush), then the audit table is emptied with its triggers briefly lifted, and they are restored."""
+    if not _is_transactional(request):
+        yield
         return
+    request.getfixturevalue("_django_db_helper")
+    yield
     import importlib
 
     from django.db import connection

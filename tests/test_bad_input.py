@@ -37,9 +37,15 @@ def test_malformed_fips_in_the_admin_site_changes_nothing(world):
     count = Organization.objects.count()
     response = client.post(
         "/admin/orgs/organization/add/",
-        {"name": "Nowhere County", "kind": "county", "status": "approved", "state": "MI", "county_fips": "26x1",
-         "time_zone": "America/Detroit"},
-    )  # fmt: skip
+        {
+            "name": "Nowhere County",
+            "kind": "county",
+            "status": "approved",
+            "state": "MI",
+            "county_fips": "26x1",
+            "time_zone": "America/Detroit",
+        },
+    )
     assert response.status_code == 200
     assert "A county FIPS code is five digits" in response.content.decode()
     assert Organization.objects.count() == count
@@ -99,9 +105,11 @@ def test_revoked_token_is_refused(world):
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "Invalid, expired or revoked API token."
     response = api.post(
-        "/api/v1/memberships/", {"organization": world.washtenaw.pk}, content_type="application/json",
+        "/api/v1/memberships/",
+        {"organization": world.washtenaw.pk},
+        content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {secret}",
-    )  # fmt: skip
+    )
     assert response.status_code == 401
     assert (ApiToken.objects.get(pk=token.pk).last_used_at, AuditEvent.objects.count()) == before
     assert not Membership.objects.filter(user=user, organization=world.washtenaw).exists()

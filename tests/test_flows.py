@@ -57,8 +57,13 @@ def test_nobody_vets_themselves(world):
 
 def test_new_organisation_request_and_approval(world):
     requester = UserFactory()
-    org = organization_request(actor=requester, name="Meridian Charter Township Library", kind="special_district",
-                               state="MI", county=world.ingham)  # fmt: skip
+    org = organization_request(
+        actor=requester,
+        name="Meridian Charter Township Library",
+        kind="special_district",
+        state="MI",
+        county=world.ingham,
+    )
     assert org.status == "pending"
     assert org.region == world.region1
     with pytest.raises(Exception, match="state liaison"):
@@ -69,8 +74,13 @@ def test_new_organisation_request_and_approval(world):
     membership = Membership.objects.get(user=requester, organization=org)
     assert (membership.status, membership.role) == ("approved", Role.ORG_ADMIN)
     with pytest.raises(ValidationError, match="already in the directory"):
-        organization_request(actor=UserFactory(), name="Meridian Charter Township Library", kind="special_district",
-                             state="MI", county=world.ingham)  # fmt: skip
+        organization_request(
+            actor=UserFactory(),
+            name="Meridian Charter Township Library",
+            kind="special_district",
+            state="MI",
+            county=world.ingham,
+        )
 
 
 def test_contact_reassignment_keeps_history(world):
@@ -112,8 +122,9 @@ def test_token_authentication_basic_and_bearer(world):
     token.refresh_from_db()
     assert token.last_used_at is not None
     # A token cannot mint tokens.
-    response = client.post("/api/v1/tokens/", {"name": "x"}, content_type="application/json",
-                           HTTP_AUTHORIZATION=f"Bearer {secret}")  # fmt: skip
+    response = client.post(
+        "/api/v1/tokens/", {"name": "x"}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}"
+    )
     assert response.status_code == 403
 
 
@@ -189,6 +200,12 @@ def test_api_error_format_and_pagination(world, as_persona):
 
 def test_openapi_schema_lists_the_api(world, as_persona):
     schema = as_persona("ingham_member").get("/api/schema/", HTTP_ACCEPT="application/json").json()
-    for path in ["/api/v1/organizations/", "/api/v1/memberships/", "/api/v1/contacts/", "/api/v1/audit/",
-                 "/api/v1/tokens/", "/api/v1/roles/"]:  # fmt: skip
+    for path in [
+        "/api/v1/organizations/",
+        "/api/v1/memberships/",
+        "/api/v1/contacts/",
+        "/api/v1/audit/",
+        "/api/v1/tokens/",
+        "/api/v1/roles/",
+    ]:
         assert path in schema["paths"]

@@ -46,8 +46,9 @@ def _build(people: list[dict[str, Any]], operators: list[bool]) -> tuple[dict[st
     }
     users = []
     for i, (spec, operator) in enumerate(zip(people, operators, strict=True)):
-        user = User.objects.create_user(email=f"p{i}@example.test", password=None, full_name=f"P {i}",
-                                        is_superuser=operator and i == 0)  # at most one operator  # fmt: skip
+        user = User.objects.create_user(
+            email=f"p{i}@example.test", password=None, full_name=f"P {i}", is_superuser=operator and i == 0
+        )  # at most one operator
         for (key, *_), choice in zip(ORG_SPECS, spec["memberships"], strict=True):
             if choice is not None:
                 role, status = choice
@@ -88,15 +89,20 @@ def _oracle_memberships(user: User) -> set[int]:
     if user.is_superuser:
         return set(Membership.objects.values_list("pk", flat=True))
     approved = [
-        m for m in Membership.objects.filter(user=user).select_related("organization")
+        m
+        for m in Membership.objects.filter(user=user).select_related("organization")
         if m.status == "approved" and m.organization.status == "approved"
-    ]  # fmt: skip
+    ]
     orgs = {m.organization_id for m in approved}
     admin_of = {m.organization_id for m in approved if m.role == "org_admin"}
-    staff_states = {m.organization.state for m in approved if m.role in {"state_liaison", "analyst"}
-                    and m.organization.kind == "state_agency"}  # fmt: skip
-    liaison_states = {m.organization.state for m in approved if m.role == "state_liaison"
-                      and m.organization.kind == "state_agency"}  # fmt: skip
+    staff_states = {
+        m.organization.state
+        for m in approved
+        if m.role in {"state_liaison", "analyst"} and m.organization.kind == "state_agency"
+    }
+    liaison_states = {
+        m.organization.state for m in approved if m.role == "state_liaison" and m.organization.kind == "state_agency"
+    }
     seen = set()
     for m in Membership.objects.select_related("organization"):
         if (

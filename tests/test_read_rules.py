@@ -49,11 +49,18 @@ CONTACT_CASES = {
     "ingham_cio": set(VETTED),
     # After-hours numbers: the organisation's own people, state staff, coordinators, operator.
     "ingham_after_hours": {
-        "ingham_member", "ingham_admin", "ingham_official", "liaison1", "liaison2", "analyst", "coordinator", "operator",
+        "ingham_member",
+        "ingham_admin",
+        "ingham_official",
+        "liaison1",
+        "liaison2",
+        "analyst",
+        "coordinator",
+        "operator",
     },
     # Past holders: the organisation's admins and state staff.
     "ingham_old_cio": {"ingham_admin", "liaison1", "liaison2", "analyst", "operator"},
-}  # fmt: skip
+}
 
 
 def _target(world: Any, model: str, key: str) -> Any:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from commonguard.accounts import policies
+from commonguard.accounts import notifications, policies
 from commonguard.accounts.models import MFA_REQUIRED_ROLES, ApiToken, Membership, Role, User, hash_token_secret
 from commonguard.accounts.viewer import forget_viewer, viewer_for
 from commonguard.core.audit import audit_record
@@ -67,6 +67,7 @@ def membership_request(
         target=membership,
     )
     forget_viewer(actor)
+    notifications.after_commit_notify_request(membership)
     return membership
 
 
@@ -89,6 +90,7 @@ def _decide(*, actor: User, membership: Membership, status: str, note: str, verb
         data={"note": note} if note else None,
     )
     forget_viewer(membership.user)
+    notifications.after_commit_notify_decision(membership)
     return membership
 
 
