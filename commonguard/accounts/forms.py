@@ -44,7 +44,12 @@ class RegisterForm(Form):
         label="Full name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     email = forms.EmailField(label="Work e-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    title = forms.CharField(label="Job title", max_length=150, required=False)
+    title = forms.CharField(
+        label="Job title",
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "organization-title"}),
+    )
     phone = forms.CharField(
         label="Work phone", max_length=40, required=False, widget=forms.TextInput(attrs={"autocomplete": "tel"})
     )
@@ -60,9 +65,19 @@ class RegisterForm(Form):
         self.password_help_html = password_validators_help_text_html()
 
 
+# Roles a person may ask for when joining. State-staff and coordinator roles are given by the
+# agency's admin after joining (they need vetting by the agency itself).
+JOINABLE_ROLES = [Role.MEMBER, Role.ORG_ADMIN, Role.RESPONDER, Role.OFFICIAL]
+
+
 class JoinForm(Form):
     organization = forms.IntegerField(widget=forms.HiddenInput)
-    role = forms.ChoiceField(label="Your role there", choices=Role.choices, initial=Role.MEMBER)
+    role = forms.ChoiceField(
+        label="Your role there",
+        choices=[(r.value, r.label) for r in JOINABLE_ROLES],
+        initial=Role.MEMBER,
+        help_text="Liaison, analyst and coordinator roles are given by your agency's admin after you join.",
+    )
     message = forms.CharField(
         label="Note for the person who approves you",
         required=False,

@@ -24,7 +24,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from commonguard.accounts import services
 from commonguard.accounts.forms import JoinForm, OtpForm, RegisterForm, SignInForm, TokenCreateForm, TotpConfirmForm
 from commonguard.accounts.models import ApiToken, Membership
-from commonguard.accounts.policies import roles_for_kind
 from commonguard.core.audit import audit_record
 from commonguard.core.models import AuditEvent
 from commonguard.orgs.forms import NewOrganizationForm
@@ -249,13 +248,15 @@ def join_organization(request: AuthedRequest) -> HttpResponse:
         else:
             messages.success(request, f"Your request to join {org.name} is sent. Its admin will approve it.")
             return redirect("web:home")
+    q = request.GET.get("q", "")[:100]
     return render(
         request,
         "accounts/join.html",
         {
             "form": form,
             "chosen": chosen,
-            "roles_by_kind": {k: roles_for_kind(k) for k in Organization.Kind.values},
+            "q": q,
+            "candidates": organization_join_candidates(q=q) if q else [],
             "my_requests": Membership.objects.filter(user=request.user).select_related("organization"),
         },
     )

@@ -21,7 +21,9 @@ class DirectorySearchForm(Form):
 
 
 class NewOrganizationForm(Form):
-    name = forms.CharField(label="Name of the organisation", max_length=200)
+    name = forms.CharField(
+        label="Name of the organisation", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "organization"})
+    )
     kind = forms.ChoiceField(label="Kind", choices=Organization.Kind.choices)
     state = forms.ChoiceField(label="State", choices=STATE_CHOICES)
     county = forms.TypedChoiceField(label="County it lies in", required=False, coerce=int, empty_value=None)

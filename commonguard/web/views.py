@@ -38,6 +38,7 @@ def home(request: AuthedRequest) -> HttpResponse:
             else 0
         )
         context.update(
+            can_approve=bool(viewer.admin_org_ids or viewer.liaison_states or viewer.is_operator),
             organizations=orgs,
             pending_approvals=pending_members + pending_orgs,
             directory_size=Organization.objects.visible_to(request.user).approved().count(),
