@@ -209,3 +209,20 @@ def test_openapi_schema_lists_the_api(world, as_persona):
         "/api/v1/roles/",
     ]:
         assert path in schema["paths"]
+
+
+def test_directory_search_by_words_and_fips(world, as_persona):
+    from commonguard.orgs.selectors import organization_list
+
+    user = world["ingham_member"]
+    assert [o.name for o in organization_list(user=user, q="26065")] == ["Ingham County"]
+    assert [o.name for o in organization_list(user=user, q="2646000")] == ["City of Lansing"]
+    assert [o.name for o in organization_list(user=user, q="99999")] == []
+    assert [o.name for o in organization_list(user=user, q="county ingham")] == ["Ingham County"]
+    assert [o.name for o in organization_list(user=user, q="ingham", kind="special_district")] == []
+    # The pending organisation exists but is not visible to this member, even by exact name.
+    assert [o.name for o in organization_list(user=user, q="drain")] == []
+    assert [o.name for o in organization_list(user=world["liaison1"], q="drain")] == ["Ingham Drain District"]
+    page = as_persona("ingham_member").get("/organizations/", {"q": "lansing"}, HTTP_HX_REQUEST="true")
+    assert page.status_code == 200
+    assert "City of Lansing" in page.content.decode() and "<html" not in page.content.decode()

@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from commonguard.accounts import notifications, policies
 from commonguard.accounts.models import MFA_REQUIRED_ROLES, ApiToken, Membership, Role, User, hash_token_secret
 from commonguard.accounts.viewer import forget_viewer, viewer_for
-from commonguard.core.audit import audit_record
+from commonguard.core.audit import audit_record, stamp_decision
 from commonguard.core.models import AuditEvent
 from commonguard.orgs.models import Organization
 
@@ -75,11 +75,7 @@ def _decide(*, actor: User, membership: Membership, status: str, note: str, verb
     if membership.status != Membership.Status.PENDING:
         raise ValidationError(f"This request was already {membership.get_status_display().lower()}.")
     policies.check_can_decide_membership(actor, membership)
-    membership.status = status
-    membership.decided_by = actor
-    membership.decided_at = timezone.now()
-    membership.decision_note = note
-    membership.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    stamp_decision(membership, actor=actor, status=status, note=note)
     audit_record(
         actor=actor,
         action=f"membership.{verb}",
@@ -136,11 +132,7 @@ def membership_remove(*, actor: User, membership: Membership, note: str = "") ->
         raise ValidationError("Only an approved membership can be removed.")
     if membership.role == Role.ORG_ADMIN:
         _check_not_last_admin(membership)
-    membership.status = Membership.Status.REMOVED
-    membership.decided_by = actor
-    membership.decided_at = timezone.now()
-    membership.decision_note = note
-    membership.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    stamp_decision(membership, actor=actor, status=Membership.Status.REMOVED, note=note)
     audit_record(
         actor=actor,
         action="membership.remove",
@@ -164,6 +156,10 @@ def _check_not_last_admin(membership: Membership) -> None:
 
 
 # --- Multi-factor sign-in -------------------------------------------------------------------
+
+
+def _security_event(actor: User, action: str, summary: str, target: Any) -> None:
+    audit_record(actor=actor, action=action, summary=summary, kind=AuditEvent.Kind.SECURITY, target=target)
 
 
 def mfa_required(user: Any) -> bool:
@@ -196,26 +192,14 @@ def mfa_totp_confirm(*, actor: User, device: TOTPDevice, token: str) -> list[str
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = _new_recovery_codes(actor)
-    audit_record(
-        actor=actor,
-        action="mfa.enrol",
-        summary=f"{actor.email} turned on two-step sign-in",
-        kind=AuditEvent.Kind.SECURITY,
-        target=actor,
-    )
+    _security_event(actor, "mfa.enrol", f"{actor.email} turned on two-step sign-in", actor)
     return codes
 
 
 @transaction.atomic
 def mfa_recovery_codes_regenerate(*, actor: User) -> list[str]:
     codes = _new_recovery_codes(actor)
-    audit_record(
-        actor=actor,
-        action="mfa.recovery_codes",
-        summary=f"{actor.email} made new recovery codes",
-        kind=AuditEvent.Kind.SECURITY,
-        target=actor,
-    )
+    _security_event(actor, "mfa.recovery_codes", f"{actor.email} made new recovery codes", actor)
     return codes
 
 
@@ -234,13 +218,7 @@ def mfa_disable(*, actor: User) -> None:
         raise ValidationError("Your role requires two-step sign-in; it cannot be turned off.")
     TOTPDevice.objects.filter(user=actor).delete()
     StaticDevice.objects.filter(user=actor).delete()
-    audit_record(
-        actor=actor,
-        action="mfa.disable",
-        summary=f"{actor.email} turned off two-step sign-in",
-        kind=AuditEvent.Kind.SECURITY,
-        target=actor,
-    )
+    _security_event(actor, "mfa.disable", f"{actor.email} turned off two-step sign-in", actor)
 
 
 # --- API tokens -------------------------------------------------------------------------------
@@ -259,13 +237,7 @@ def token_create(*, actor: User, name: str, expires_at: datetime | None = None) 
     token = ApiToken.objects.create(
         user=actor, name=name[:100], key_id=key_id, key_hash=hash_token_secret(secret), expires_at=expires_at
     )
-    audit_record(
-        actor=actor,
-        action="token.create",
-        summary=f"{actor.email} created API token “{token.name}”",
-        kind=AuditEvent.Kind.SECURITY,
-        target=token,
-    )
+    _security_event(actor, "token.create", f"{actor.email} created API token “{token.name}”", token)
     return token, f"{ApiToken.PREFIX}_{key_id}_{secret}"
 
 
@@ -277,13 +249,7 @@ def token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
         raise ValidationError("This token is already revoked.")
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
-    audit_record(
-        actor=actor,
-        action="token.revoke",
-        summary=f"{actor.email} revoked API token “{token.name}”",
-        kind=AuditEvent.Kind.SECURITY,
-        target=token,
-    )
+    _security_event(actor, "token.revoke", f"{actor.email} revoked API token “{token.name}”", token)
     return token
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from commonguard.core import context
 from commonguard.core.models import AuditEvent
@@ -36,3 +38,15 @@ def audit_record(
         ip_address=ctx.ip_address,
         request_id=ctx.request_id,
     )
+
+
+def stamp_decision(obj: Any, *, actor: Any, status: str, note: str, at: datetime | None = None) -> None:
+    """Record a vetting decision on a row that carries status, decided_by, decided_at, decision_note."""
+    obj.status = status
+    obj.decided_by = actor
+    obj.decided_at = at or timezone.now()
+    obj.decision_note = note
+    fields = ["status", "decided_by", "decided_at", "decision_note"]
+    if hasattr(obj, "updated_at"):
+        fields.append("updated_at")
+    obj.save(update_fields=fields)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from commonguard.accounts import policies
 from commonguard.accounts.models import Membership, Role, User
 from commonguard.accounts.viewer import forget_viewer
-from commonguard.core.audit import audit_record
+from commonguard.core.audit import audit_record, stamp_decision
 from commonguard.orgs.models import ContactAssignment, Organization, normalise_search_text
 from commonguard.orgs.states import state_by_postal
 
@@ -69,20 +69,13 @@ def _decide_organization(*, actor: User, organization: Organization, status: str
     if organization.status != Organization.Status.PENDING:
         raise ValidationError(f"This organisation was already {organization.get_status_display().lower()}.")
     policies.check_can_decide_organization(actor, organization)
-    organization.status = status
-    organization.decided_by = actor
-    organization.decided_at = timezone.now()
-    organization.decision_note = note
-    organization.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "updated_at"])
+    stamp_decision(organization, actor=actor, status=status, note=note)
     # The requester's own membership follows the organisation's fate.
     follow = Membership.Status.APPROVED if status == Organization.Status.APPROVED else Membership.Status.REJECTED
     for membership in Membership.objects.filter(
         organization=organization, status=Membership.Status.PENDING, user=organization.requested_by
     ):
-        membership.status = follow
-        membership.decided_by = actor
-        membership.decided_at = organization.decided_at
-        membership.save(update_fields=["status", "decided_by", "decided_at"])
+        stamp_decision(membership, actor=actor, status=follow, note="", at=organization.decided_at)
         forget_viewer(membership.user)
     audit_record(
         actor=actor,
