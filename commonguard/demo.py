@@ -93,6 +93,15 @@ def demo_people(state: State) -> list[DemoPerson]:
             Role.MEMBER,
             status=Membership.Status.PENDING,
         ),
+        # Asks the state to add an organisation the directory does not have yet.
+        DemoPerson(
+            "newcomer@demo.test",
+            "Nia Newcomer",
+            "IT coordinator",
+            "pending-org",
+            Role.ORG_ADMIN,
+            status=Membership.Status.PENDING,
+        ),
     ]
 
 
@@ -126,6 +135,21 @@ def seed_demo_people(state: State) -> list[DemoPerson]:
 
     people = demo_people(state)
     now = timezone.now()
+    # A new organisation waiting for a liaison's approval, so the approvals queue is not empty.
+    home = Organization.objects.get(pk=int(people[4].org[3:]))
+    hub_orgs["pending-org"], _ = Organization.objects.get_or_create(
+        source_key=f"demo:{state.postal}:pending-org",
+        defaults={
+            "name": f"{home.name} Drain Commission (demo)",
+            "kind": Organization.Kind.SPECIAL_DISTRICT,
+            "state": state.postal,
+            "status": Organization.Status.PENDING,
+            "county": home,
+            "county_fips": home.county_fips,
+            "region": home.region,
+            "time_zone": home.time_zone,
+        },
+    )
     for person in people:
         user, created = User.objects.get_or_create(
             email=person.email,
@@ -151,6 +175,8 @@ def seed_demo_people(state: State) -> list[DemoPerson]:
                 "message": "Demo person",
             },
         )
+        if person.org == "pending-org" and hub_orgs["pending-org"].requested_by_id is None:
+            Organization.objects.filter(pk=org.pk).update(requested_by=user)
         if mfa_required(user):
             TOTPDevice.objects.get_or_create(
                 user=user, name="Demo authenticator", defaults={"key": demo_totp_key(user.email), "confirmed": True}
@@ -164,7 +190,6 @@ def seed_demo_people(state: State) -> list[DemoPerson]:
 
     home_admin = User.objects.get(email=people[4].email)
     home_member = User.objects.get(email=people[5].email)
-    home = Organization.objects.get(pk=int(people[4].org[3:]))
     for role, holder in [
         (ContactAssignment.Role.CIO, home_admin),
         (ContactAssignment.Role.INCIDENT_REPORTER, home_admin),

@@ -36,6 +36,7 @@ cat <<MSG
     responder@demo.test        volunteer corps responder
     official.ingham@demo.test  read-only county commissioner
     pending@demo.test          a join request awaiting approval
+    newcomer@demo.test         asked the state to add a new organisation
     operator@demo.test         hub operator (admin site at /admin/) *
 
   * needs a two-step code: run  .venv/bin/commonguard demo_totp EMAIL  in another terminal.

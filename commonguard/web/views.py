@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from commonguard.accounts import policies
 from commonguard.accounts.models import Membership
 from commonguard.accounts.viewer import viewer_for
-from commonguard.orgs.models import Organization
+from commonguard.orgs.models import Organization, Region
 from commonguard.web.http import AuthedRequest
 
 
@@ -38,6 +39,9 @@ def home(request: AuthedRequest) -> HttpResponse:
             else 0
         )
         context.update(
+            liaison_regions=Region.objects.filter(liaison=request.user).annotate(
+                governments=Count("organizations", filter=Q(organizations__status="approved"))
+            ),
             can_approve=bool(viewer.admin_org_ids or viewer.liaison_states or viewer.is_operator),
             organizations=orgs,
             pending_approvals=pending_members + pending_orgs,
