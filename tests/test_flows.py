@@ -226,3 +226,41 @@ def test_directory_search_by_words_and_fips(world, as_persona):
     page = as_persona("ingham_member").get("/organizations/", {"q": "lansing"}, HTTP_HX_REQUEST="true")
     assert page.status_code == 200
     assert "City of Lansing" in page.content.decode() and "<html" not in page.content.decode()
+
+
+def test_liaisons_edit_regions_and_move_organisations(world, as_persona):
+    from commonguard.orgs.models import Region
+
+    client = as_persona("liaison1")
+    page = client.get("/organizations/regions/")
+    assert page.status_code == 200 and "Region 2" in page.content.decode()
+    response = client.post(
+        f"/organizations/regions/{world.region2.pk}/",
+        {f"r{world.region2.pk}-name": "Southeast", f"r{world.region2.pk}-liaison": world["liaison1"].pk},
+    )
+    assert response.status_code == 302
+    region = Region.objects.get(pk=world.region2.pk)
+    assert (region.name, region.liaison) == ("Southeast", world["liaison1"])
+    client.post(f"/organizations/{world.lansing.pk}/region/", {"region": world.region2.pk})
+    world.lansing.refresh_from_db()
+    assert world.lansing.region == world.region2
+    assert AuditEvent.objects.filter(action="organization.set_region", organization=world.lansing).exists()
+    # A liaison cannot be anyone: the analyst is refused, nothing changes.
+    client.post(
+        f"/organizations/regions/{world.region2.pk}/",
+        {f"r{world.region2.pk}-name": "Elsewhere", f"r{world.region2.pk}-liaison": world["analyst"].pk},
+    )
+    assert Region.objects.get(pk=world.region2.pk).name == "Southeast"
+
+
+def test_only_liaisons_change_regions(world, as_persona):
+    from commonguard.orgs.models import Region
+
+    for persona in ["ingham_admin", "analyst", "ingham_member"]:
+        client = as_persona(persona)
+        assert "Edit" not in client.get("/organizations/regions/").content.decode()
+        client.post(f"/organizations/regions/{world.region1.pk}/", {f"r{world.region1.pk}-name": "Hacked"})
+        client.post(f"/organizations/{world.ingham.pk}/region/", {"region": world.region2.pk})
+    assert Region.objects.get(pk=world.region1.pk).name == "Region 1"
+    world.ingham.refresh_from_db()
+    assert world.ingham.region == world.region1

@@ -89,3 +89,14 @@ def can_decide_organization(actor: Any, organization: Organization) -> bool:
 def check_can_decide_organization(actor: Any, organization: Organization) -> None:
     if not can_decide_organization(actor, organization):
         raise PermissionDenied("Only a state liaison of this state can approve a new organisation.")
+
+
+def can_manage_regions(actor: Any, state: str) -> bool:
+    """State liaisons define their state's regions and who belongs to which."""
+    viewer = viewer_for(actor)
+    return viewer.is_operator or state in viewer.liaison_states
+
+
+def check_can_manage_regions(actor: Any, state: str) -> None:
+    if not can_manage_regions(actor, state):
+        raise PermissionDenied("Only a state liaison of this state can change its regions.")

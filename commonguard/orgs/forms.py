@@ -52,3 +52,12 @@ class DecisionForm(Form):
 class ProfileForm(Form):
     website = forms.URLField(label="Website", required=False, assume_scheme="https")
     time_zone = forms.CharField(label="Time zone", max_length=64)
+
+
+class RegionForm(Form):
+    name = forms.CharField(label="Name", max_length=100)
+    liaison = forms.TypedChoiceField(label="State liaison", required=False, coerce=int, empty_value=None)
+
+
+class OrganizationRegionForm(Form):
+    region = forms.TypedChoiceField(label="Region", required=False, coerce=int, empty_value=None)

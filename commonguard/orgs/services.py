@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from commonguard.accounts import policies
 from commonguard.accounts.models import Membership, Role, User
-from commonguard.accounts.viewer import forget_viewer
+from commonguard.accounts.viewer import forget_viewer, viewer_for
 from commonguard.core.audit import audit_record, stamp_decision
-from commonguard.orgs.models import ContactAssignment, Organization, normalise_search_text
+from commonguard.orgs.models import ContactAssignment, Organization, Region, normalise_search_text
 from commonguard.orgs.states import state_by_postal
 
 
@@ -172,3 +172,48 @@ def contact_end(*, actor: User, assignment: ContactAssignment) -> ContactAssignm
         target=assignment,
     )
     return assignment
+
+
+@transaction.atomic
+def region_update(*, actor: User, region: Region, name: str, liaison: User | None) -> Region:
+    """Rename a region or change its liaison (state liaisons). The new liaison must be a state
+    liaison of the same state."""
+    policies.check_can_manage_regions(actor, region.state)
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A region needs a name."})
+    if Region.objects.filter(state=region.state, name__iexact=name).exclude(pk=region.pk).exists():
+        raise ValidationError({"name": f"{region.state} already has a region called {name}."})
+    if liaison is not None and region.state not in viewer_for(liaison).liaison_states:
+        raise ValidationError({"liaison": f"{liaison} is not a state liaison of {region.state}."})
+    before = (region.name, region.liaison_id)
+    region.name = name
+    region.liaison = liaison
+    region.save(update_fields=["name", "liaison"])
+    audit_record(
+        actor=actor,
+        action="region.update",
+        summary=f"{actor.email} set {region.name}: liaison {liaison.email if liaison else 'none'}",
+        target=region,
+        data={"before": {"name": before[0], "liaison_id": before[1]}},
+    )
+    return region
+
+
+@transaction.atomic
+def organization_set_region(*, actor: User, organization: Organization, region: Region | None) -> Organization:
+    """Move an organisation to another region of its state (state liaisons)."""
+    policies.check_can_manage_regions(actor, organization.state)
+    if region is not None and region.state != organization.state:
+        raise ValidationError({"region": f"Choose a region of {organization.state_name}."})
+    previous = organization.region
+    organization.region = region
+    organization.save(update_fields=["region", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="organization.set_region",
+        summary=f"{actor.email} moved {organization.name} from {previous or 'no region'} to {region or 'no region'}",
+        organization=organization,
+        target=organization,
+    )
+    return organization

@@ -8,16 +8,25 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from commonguard.accounts import policies
 from commonguard.accounts import services as account_services
-from commonguard.accounts.models import Membership, Role
+from commonguard.accounts.models import Membership, Role, User
 from commonguard.accounts.viewer import viewer_for
 from commonguard.orgs import selectors, services
-from commonguard.orgs.forms import ContactAssignForm, DecisionForm, DirectorySearchForm, ProfileForm, RoleForm
+from commonguard.orgs.forms import (
+    ContactAssignForm,
+    DecisionForm,
+    DirectorySearchForm,
+    OrganizationRegionForm,
+    ProfileForm,
+    RegionForm,
+    RoleForm,
+)
 from commonguard.orgs.models import ContactAssignment, Organization, Region
 from commonguard.web.decorators import vetted_required
 from commonguard.web.errors import form_errors_text, set_choices
@@ -94,9 +103,19 @@ def organization_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         else None,
         "can_decide_org": org.status == Organization.Status.PENDING
         and policies.can_decide_organization(request.user, org),
+        "region_form": _region_form(request, org),
         "place_count": org.places.filter(status="approved").count() if org.kind == Organization.Kind.COUNTY else 0,
     }
     return render(request, "orgs/detail.html", context)
+
+
+def _region_form(request: AuthedRequest, org: Organization) -> OrganizationRegionForm | None:
+    if not policies.can_manage_regions(request.user, org.state):
+        return None
+    form = OrganizationRegionForm(initial={"region": org.region_id})
+    regions_of_state = Region.objects.visible_to(request.user).filter(state=org.state)
+    set_choices(form, "region", [("", "— none —"), *((r.pk, r.name) for r in regions_of_state)])
+    return form
 
 
 def _run(request: AuthedRequest, action: Any, success: str, **kwargs: Any) -> bool:
@@ -243,3 +262,70 @@ def organization_decide(request: AuthedRequest, pk: int, decision: str) -> HttpR
             note=note,
         )
     return redirect("orgs:approvals")
+
+
+def _liaisons_of(state: str) -> list[tuple[int, str]]:
+    people = User.objects.filter(
+        memberships__role=Role.STATE_LIAISON,
+        memberships__status="approved",
+        memberships__organization__kind="state_agency",
+        memberships__organization__status="approved",
+        memberships__organization__state=state,
+    ).distinct()
+    return [(u.pk, u.full_name) for u in people]
+
+
+@vetted_required
+def regions(request: AuthedRequest) -> HttpResponse:
+    """The state's regions, their liaisons and sizes; liaisons edit them here."""
+    from django.conf import settings
+
+    state = settings.COMMONGUARD_STATE
+    rows = Region.objects.visible_to(request.user).filter(state=state).select_related("liaison")
+    rows = rows.annotate(governments=Count("organizations", filter=Q(organizations__status="approved")))
+    can_edit = policies.can_manage_regions(request.user, state)
+    forms = []
+    for region in rows:
+        form = None
+        if can_edit:
+            form = RegionForm(initial={"name": region.name, "liaison": region.liaison_id}, prefix=f"r{region.pk}")
+            set_choices(form, "liaison", [("", "— none —"), *_liaisons_of(state)])
+        forms.append((region, form))
+    return render(request, "orgs/regions.html", {"rows": forms, "can_edit": can_edit})
+
+
+@vetted_required
+@require_POST
+def region_update(request: AuthedRequest, pk: int) -> HttpResponse:
+    region = get_object_or_404(Region.objects.visible_to(request.user), pk=pk)
+    form = RegionForm(request.POST, prefix=f"r{region.pk}")
+    set_choices(form, "liaison", [("", "— none —"), *_liaisons_of(region.state)])
+    if not form.is_valid():
+        messages.error(request, "Nothing was changed: " + form_errors_text(form))
+        return redirect("orgs:regions")
+    liaison_id = form.cleaned_data["liaison"]
+    liaison = User.objects.visible_to(request.user).filter(pk=liaison_id).first() if liaison_id else None
+    _run(
+        request,
+        services.region_update,
+        f"{form.cleaned_data['name']} saved.",
+        region=region,
+        name=form.cleaned_data["name"],
+        liaison=liaison,
+    )
+    return redirect("orgs:regions")
+
+
+@vetted_required
+@require_POST
+def organization_region(request: AuthedRequest, pk: int) -> HttpResponse:
+    org = selectors.organization_get(user=request.user, pk=pk)
+    form = OrganizationRegionForm(request.POST)
+    choices = Region.objects.visible_to(request.user).filter(state=org.state)
+    set_choices(form, "region", [("", "— none —"), *((r.pk, r.name) for r in choices)])
+    if form.is_valid():
+        region = choices.filter(pk=form.cleaned_data["region"]).first() if form.cleaned_data["region"] else None
+        _run(request, services.organization_set_region, "Region changed.", organization=org, region=region)
+    else:
+        messages.error(request, "Choose a region from the list.")
+    return redirect("orgs:detail", pk=org.pk)

@@ -160,6 +160,20 @@ def _approvals_liaison(v: Visit) -> None:
     expect(v.page.get_by_role("button", name="Approve Ingham Drain District")).to_be_visible()
 
 
+def _regions(v: Visit) -> None:
+    v.as_user(v.hub.liaison).open("/organizations/regions/")
+    for summary in v.page.locator("details > summary").all():
+        summary.click()
+    expect(v.page.get_by_role("button", name=f"Save {v.hub.region.name}")).to_be_visible()
+
+
+def _profile_as_liaison(v: Visit) -> None:
+    v.as_user(v.hub.liaison).open(f"/organizations/{v.hub.lansing.pk}/")
+    for summary in v.page.locator("details > summary").all():
+        summary.click()
+    expect(v.page.get_by_role("button", name="Move")).to_be_visible()
+
+
 def _audit(v: Visit) -> None:
     account_services.token_create(actor=v.hub.admin, name="SIEM indicator pull")
     v.as_user(v.hub.admin).open("/audit/")
@@ -190,6 +204,8 @@ PAGES: dict[str, tuple[Callable[[Visit], None], str]] = {
     "token-created": (_token_created, "API token “Firewall blocklist”"),
     "approvals": (_approvals, "Approvals"),
     "approvals-liaison": (_approvals_liaison, "Approvals"),
+    "regions": (_regions, "Regions of Michigan"),
+    "organization-profile-liaison": (_profile_as_liaison, "City of Lansing"),
     "audit": (_audit, "Audit trail"),
     "not-found": (_not_found, "Page not found"),
 }
