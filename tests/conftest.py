@@ -9,12 +9,19 @@ from typing import Any
 import pytest
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from hypothesis import settings as hypothesis_settings
 
 from commonguard.accounts.models import Membership, Role, User
 from commonguard.orgs.models import ContactAssignment, Organization, Region
 from tests.factories import ContactFactory, MembershipFactory, OrganizationFactory, RegionFactory, UserFactory
 
 IN_CI = os.environ.get("CI") == "true"
+
+# In CI, hypothesis explores the same examples every run: a red build must be reproducible, and
+# never the luck of the draw. Locally it keeps searching new ones (and remembers failures).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if IN_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
