@@ -1,5 +1,7 @@
 """The REST API, version 1. Each app's apis.py is mounted here."""
 
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
@@ -22,5 +24,11 @@ urlpatterns = [
     path("v1/roles/", accounts_apis.roles, name="roles"),
     path("v1/me/", accounts_apis.me, name="me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    # Swagger UI sets style attributes from its script; this page alone allows inline styles
+    # (never inline script).
+    path(
+        "docs/",
+        csp_update({"style-src": [SELF, UNSAFE_INLINE]})(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
+        name="docs",
+    ),
 ]
