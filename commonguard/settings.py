@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "commonguard.core",
     "commonguard.orgs",
     "commonguard.accounts",
+    "commonguard.sharing",
     "commonguard.api",
     "commonguard.web",
 ]
@@ -282,5 +283,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+        "ioc_finder": {"level": "WARNING"},
+    },
 }

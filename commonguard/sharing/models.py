@@ -1,0 +1,152 @@
+"""Threat alerts: what happened, what to do, the indicators, and who may see it (TLP + audience)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from commonguard.core.tlp import TLP
+from commonguard.sharing.querysets import AlertQuerySet, IndicatorQuerySet, SharingGroupQuerySet
+
+MAX_TITLE = 200
+MAX_MARKDOWN = 20_000
+MAX_INDICATORS = 5_000
+
+
+class SharingGroup(models.Model):
+    """A named, reusable list of organisations ("Region 3 counties", "election offices") that an
+    AMBER alert can be addressed to. Owned by an organisation, whose admins keep it."""
+
+    name = models.CharField(max_length=120)
+    description = models.CharField(max_length=300, blank=True)
+    owner = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="owned_sharing_groups")
+    organizations = models.ManyToManyField("orgs.Organization", related_name="sharing_groups", blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SharingGroupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="sharing_group_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Alert(models.Model):
+    class Category(models.TextChoices):
+        PHISHING = "phishing", "Phishing / spear-phishing"
+        RANSOMWARE_PRECURSOR = "ransomware_precursor", "Ransomware precursor"
+        EXPLOITED_VULNERABILITY = "exploited_vulnerability", "Exploited vulnerability"
+        MALWARE = "malware", "Malware"
+        DDOS = "ddos", "DDoS"
+        BEC = "bec", "Business e-mail compromise"
+        ELECTION = "election", "Election-related"
+        OTHER = "other", "Other"
+
+    class Severity(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical (flash)"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        UPDATED = "updated", "Updated"
+        REVOKED = "revoked", "Revoked"
+
+    LIVE_STATUSES = (Status.PUBLISHED, Status.UPDATED, Status.REVOKED)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    title = models.CharField(max_length=MAX_TITLE)
+    summary = models.TextField(help_text="What happened (Markdown).")
+    recommended_actions = models.TextField(blank=True, help_text="What to do (Markdown).")
+    category = models.CharField(max_length=32, choices=Category.choices)
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.MEDIUM)
+    tlp = models.CharField(max_length=16, choices=TLP.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="authored_alerts")
+    author_org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="authored_alerts")
+    anonymous = models.BooleanField(
+        default=False, help_text="Peers see only “a county in Region 3”; the state still knows who."
+    )
+    attack_techniques = models.JSONField(default=list, blank=True, help_text="ATT&CK ids, e.g. T1566.001")
+    valid_until = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    version = models.PositiveIntegerField(default=0)
+    # Audience: AMBER and AMBER+STRICT name organisations and sharing groups; RED names people.
+    recipient_orgs = models.ManyToManyField("orgs.Organization", related_name="received_alerts", blank=True)
+    sharing_groups = models.ManyToManyField(SharingGroup, related_name="alerts", blank=True)
+    recipient_people = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="received_alerts", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=500, blank=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-created_at", "-id"]
+        indexes = [models.Index(fields=["tlp", "status", "-published_at"], name="alert_tlp_status_pub")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE_STATUSES
+
+
+class AlertVersion(models.Model):
+    """What an alert said at each publish and update: the version history."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["alert", "-version"]
+        constraints = [models.UniqueConstraint(fields=["alert", "version"], name="alert_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.alert} v{self.version}"
+
+
+class Indicator(models.Model):
+    class Kind(models.TextChoices):
+        DOMAIN = "domain", "Domain"
+        URL = "url", "URL"
+        IPV4 = "ipv4", "IPv4 address"
+        IPV6 = "ipv6", "IPv6 address"
+        CIDR = "cidr", "IP network (CIDR)"
+        EMAIL = "email", "E-mail sender"
+        EMAIL_SUBJECT = "email_subject", "E-mail subject"
+        FILENAME = "filename", "File name"
+        MD5 = "md5", "MD5"
+        SHA1 = "sha1", "SHA-1"
+        SHA256 = "sha256", "SHA-256"
+        CVE = "cve", "CVE"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="indicators")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.CharField(max_length=2048, help_text="Normalised (refanged, lower-cased where it matters).")
+    comment = models.CharField(max_length=300, blank=True)
+    warning = models.CharField(
+        max_length=300, blank=True, help_text="The known-benign list it appears on; the author confirmed it."
+    )
+
+    objects = IndicatorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["alert", "kind", "value"]
+        constraints = [models.UniqueConstraint(fields=["alert", "kind", "value"], name="indicator_unique_per_alert")]
+        indexes = [models.Index(fields=["kind", "value"], name="indicator_kind_value")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"

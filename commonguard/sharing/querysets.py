@@ -1,0 +1,67 @@
+"""The read rule of alerts: TLP 2.0 as access control (docs/adr/0013-tlp-audience-policy.md).
+Every channel (pages, API, live feed, e-mail, webhooks, exports, search) reads alerts through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+
+from commonguard.accounts.viewer import viewer_for
+from commonguard.core.tlp import TLP
+
+
+class AlertQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> AlertQuerySet:
+        """Alerts `user` may read.
+
+        - drafts: their author only;
+        - published, updated or revoked alerts, by label:
+          CLEAR, GREEN: every vetted person;
+          AMBER, AMBER+STRICT: the approved members of the author's organisation, of each named
+          organisation, and of each organisation in a named sharing group;
+          RED: the author and the people named, while they are vetted;
+        The hub operator follows the same rule: TLP binds whoever runs the hub too.
+        Anything else answers like something that does not exist.
+        """
+        from commonguard.sharing.models import Alert, SharingGroup
+
+        viewer = viewer_for(user)
+        if not viewer.is_authenticated:
+            return self.none()
+        own_drafts = Q(status=Alert.Status.DRAFT, author_id=viewer.user_id)
+        if not viewer.is_vetted:
+            return self.none()
+        my_orgs = list(viewer.org_ids)
+        in_group = Exists(SharingGroup.objects.filter(alerts=OuterRef("pk"), organizations__in=my_orgs).values("pk"))
+        named_org = Exists(
+            Alert.recipient_orgs.through.objects.filter(alert_id=OuterRef("pk"), organization_id__in=my_orgs)
+        )
+        named_person = Exists(
+            Alert.recipient_people.through.objects.filter(alert_id=OuterRef("pk"), user_id=viewer.user_id or 0)
+        )
+        live = Q(status__in=Alert.LIVE_STATUSES)
+        rule = (
+            own_drafts
+            | live & Q(tlp__in=[TLP.CLEAR, TLP.GREEN])
+            | live & Q(tlp__in=[TLP.AMBER, TLP.AMBER_STRICT]) & (Q(author_org_id__in=my_orgs) | named_org | in_group)
+            | live & Q(tlp=TLP.RED) & (Q(author_id=viewer.user_id) | named_person)
+        )
+        return self.filter(rule)
+
+
+class IndicatorQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> IndicatorQuerySet:
+        """Indicators inherit their alert's rule, never re-derive it."""
+        from commonguard.sharing.models import Alert
+
+        return self.filter(alert__in=Alert.objects.visible_to(user))
+
+
+class SharingGroupQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> SharingGroupQuerySet:
+        """Sharing groups are known to the vetted community (authors pick them as an audience);
+        which alerts went to them is governed by the alerts' own rule."""
+        viewer = viewer_for(user)
+        return self.all() if viewer.is_vetted else self.none()

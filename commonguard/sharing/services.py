@@ -1,0 +1,285 @@
+"""Every change to alerts: drafts, publishing, updates, revocation. Each is one transaction that
+checks the write rule, validates everything before writing anything, snapshots the version and
+appends to the audit trail. (Fan-out of deliveries to recipients is built on top of `alert_publish`.)"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from commonguard.accounts.models import User
+from commonguard.accounts.viewer import viewer_for
+from commonguard.core.audit import audit_record
+from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP, parse_tlp
+from commonguard.orgs.models import Organization
+from commonguard.sharing import indicators as ioc
+from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert, AlertVersion, Indicator, SharingGroup
+
+_ATTACK_ID = re.compile(r"^T\d{4}(\.\d{3})?$")
+
+
+@dataclass
+class AlertInput:
+    title: str
+    summary: str
+    category: str
+    tlp: str
+    severity: str = Alert.Severity.MEDIUM
+    recommended_actions: str = ""
+    anonymous: bool = False
+    attack_techniques: list[str] = field(default_factory=list)
+    valid_until: datetime | None = None
+    recipient_orgs: list[Organization] = field(default_factory=list)
+    sharing_groups: list[SharingGroup] = field(default_factory=list)
+    recipient_people: list[User] = field(default_factory=list)
+    # (kind or None to guess, value as typed or pasted)
+    indicators: list[tuple[str | None, str]] = field(default_factory=list)
+
+
+def can_edit_alert(actor: Any, alert: Alert) -> bool:
+    """The author, or an admin of the author's organisation, while a member of it."""
+    viewer = viewer_for(actor)
+    if alert.author_org_id not in viewer.org_ids:
+        return False
+    return alert.author_id == viewer.user_id or alert.author_org_id in viewer.admin_org_ids
+
+
+def _check_can_edit(actor: Any, alert: Alert) -> None:
+    if not can_edit_alert(actor, alert):
+        raise PermissionDenied("Only the author or an admin of the author's organisation can change this alert.")
+
+
+def _clean(data: AlertInput) -> tuple[AlertInput, list[ioc.ParsedIndicator]]:
+    """Validate everything; raise one ValidationError listing every problem, before any write."""
+    errors: dict[str, list[str]] = {}
+
+    def err(name: str, message: str) -> None:
+        errors.setdefault(name, []).append(message)
+
+    title = " ".join(data.title.split())
+    if not title:
+        err("title", "Give the alert a title.")
+    elif len(title) > MAX_TITLE:
+        err("title", f"The title is {len(title):,} characters; keep it under {MAX_TITLE}.")
+    if not data.summary.strip():
+        err("summary", "Say what happened.")
+    for name in ("summary", "recommended_actions"):
+        if len(getattr(data, name)) > MAX_MARKDOWN:
+            err(name, f"This text is over {MAX_MARKDOWN:,} characters.")
+    if data.category not in Alert.Category.values:
+        err("category", "Choose a category from the list.")
+    if data.severity not in Alert.Severity.values:
+        err("severity", "Choose a severity from the list.")
+    tlp = ""
+    try:
+        tlp = parse_tlp(data.tlp)
+    except ValueError as exc:
+        err("tlp", str(exc))
+    techniques = [t.strip().upper() for t in data.attack_techniques if t.strip()]
+    bad = [t for t in techniques if not _ATTACK_ID.match(t)]
+    if bad:
+        err("attack_techniques", "Not ATT&CK technique ids: " + ", ".join(bad[:10]) + " (e.g. T1566 or T1566.001).")
+    if data.valid_until is not None and data.valid_until <= timezone.now():
+        err("valid_until", "“Valid until” must be in the future.")
+    not_vetted = [p.email for p in data.recipient_people if not viewer_for(p).is_vetted]
+    if not_vetted:
+        err("recipient_people", "Not vetted members of the hub: " + ", ".join(not_vetted[:10]))
+    unapproved = [o.name for o in data.recipient_orgs if o.status != Organization.Status.APPROVED]
+    if unapproved:
+        err("recipient_orgs", "Not approved organisations: " + ", ".join(unapproved[:10]))
+    parsed: list[ioc.ParsedIndicator] = []
+    try:
+        parsed = ioc.parse_many(data.indicators)
+    except ValidationError as exc:
+        errors.setdefault("indicators", []).extend(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    # The audience fields that the label does not use are dropped, never silently widened.
+    named = tlp in NAMED_ORGANISATION_LABELS
+    cleaned = AlertInput(
+        title=title,
+        summary=data.summary,
+        recommended_actions=data.recommended_actions,
+        category=data.category,
+        severity=data.severity,
+        tlp=tlp,
+        anonymous=data.anonymous,
+        attack_techniques=sorted(set(techniques)),
+        valid_until=data.valid_until,
+        recipient_orgs=list(data.recipient_orgs) if named else [],
+        sharing_groups=list(data.sharing_groups) if named else [],
+        recipient_people=list(data.recipient_people) if tlp == TLP.RED else [],
+        indicators=data.indicators,
+    )
+    return cleaned, parsed
+
+
+def _apply(alert: Alert, data: AlertInput, parsed: list[ioc.ParsedIndicator]) -> None:
+    for name in (
+        "title",
+        "summary",
+        "recommended_actions",
+        "category",
+        "severity",
+        "tlp",
+        "anonymous",
+        "attack_techniques",
+        "valid_until",
+    ):
+        setattr(alert, name, getattr(data, name))
+    alert.save()
+    alert.recipient_orgs.set(data.recipient_orgs)
+    alert.sharing_groups.set(data.sharing_groups)
+    alert.recipient_people.set(data.recipient_people)
+    alert.indicators.all().delete()
+    Indicator.objects.bulk_create([Indicator(alert=alert, kind=p.kind, value=p.value) for p in parsed])
+
+
+def _snapshot(alert: Alert, actor: User) -> AlertVersion:
+    snapshot = {
+        "title": alert.title,
+        "summary": alert.summary,
+        "recommended_actions": alert.recommended_actions,
+        "category": alert.category,
+        "severity": alert.severity,
+        "tlp": alert.tlp,
+        "anonymous": alert.anonymous,
+        "attack_techniques": alert.attack_techniques,
+        "valid_until": alert.valid_until.isoformat() if alert.valid_until else None,
+        "status": alert.status,
+        "recipient_orgs": sorted(alert.recipient_orgs.values_list("pk", flat=True)),
+        "sharing_groups": sorted(alert.sharing_groups.values_list("pk", flat=True)),
+        "recipient_people": sorted(alert.recipient_people.values_list("pk", flat=True)),
+        "indicators": [[i.kind, i.value] for i in alert.indicators.order_by("kind", "value")],
+    }
+    return AlertVersion.objects.create(alert=alert, version=alert.version, snapshot=snapshot, created_by=actor)
+
+
+def _check_audience(alert: Alert) -> None:
+    if alert.tlp in NAMED_ORGANISATION_LABELS and not (alert.recipient_orgs.exists() or alert.sharing_groups.exists()):
+        raise ValidationError(
+            {
+                "recipient_orgs": f"{TLP(alert.tlp).label} goes only to the organisations or sharing groups you name: "
+                "name at least one."
+            }
+        )
+    if alert.tlp == TLP.RED and not alert.recipient_people.exists():
+        raise ValidationError({"recipient_people": "TLP:RED goes only to the people you name: name at least one."})
+
+
+@transaction.atomic
+def alert_save_draft(*, actor: User, author_org: Organization, data: AlertInput, alert: Alert | None = None) -> Alert:
+    """Create or change a draft. Only the author sees a draft."""
+    viewer = viewer_for(actor)
+    if author_org.pk not in viewer.org_ids:
+        raise PermissionDenied("You can write alerts only for an organisation you are an approved member of.")
+    cleaned, parsed = _clean(data)
+    if alert is None:
+        alert = Alert(author=actor, author_org=author_org)
+    else:
+        _check_can_edit(actor, alert)
+        if alert.status != Alert.Status.DRAFT:
+            raise ValidationError("This alert is published: update it instead.")
+        alert.author_org = author_org
+    _apply(alert, cleaned, parsed)
+    audit_record(
+        actor=actor,
+        action="alert.save_draft",
+        summary=f"{actor.email} saved draft “{alert.title}”",
+        organization=author_org,
+        target=alert,
+    )
+    return alert
+
+
+@transaction.atomic
+def alert_publish(*, actor: User, alert: Alert) -> Alert:
+    """Publish a draft to its audience (version 1)."""
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    _check_can_edit(actor, alert)
+    if alert.status != Alert.Status.DRAFT:
+        raise ValidationError(f"This alert is already {alert.get_status_display().lower()}.")
+    _check_audience(alert)
+    alert.status = Alert.Status.PUBLISHED
+    alert.version = 1
+    alert.published_at = timezone.now()
+    alert.save(update_fields=["status", "version", "published_at", "modified_at"])
+    _snapshot(alert, actor)
+    audit_record(
+        actor=actor,
+        action="alert.publish",
+        summary=f"{actor.email} published {TLP(alert.tlp).label} alert “{alert.title}”",
+        organization=alert.author_org,
+        target=alert,
+        data={"tlp": alert.tlp},
+    )
+    return alert
+
+
+@transaction.atomic
+def alert_update(*, actor: User, alert: Alert, data: AlertInput) -> Alert:
+    """Change a published alert: a new version that everyone who received it will be told about."""
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    _check_can_edit(actor, alert)
+    if alert.status not in (Alert.Status.PUBLISHED, Alert.Status.UPDATED):
+        raise ValidationError(f"A {alert.get_status_display().lower()} alert cannot be updated.")
+    cleaned, parsed = _clean(data)
+    _apply(alert, cleaned, parsed)
+    _check_audience(alert)
+    alert.status = Alert.Status.UPDATED
+    alert.version += 1
+    alert.save(update_fields=["status", "version", "modified_at"])
+    _snapshot(alert, actor)
+    audit_record(
+        actor=actor,
+        action="alert.update",
+        summary=f"{actor.email} updated “{alert.title}” to version {alert.version}",
+        organization=alert.author_org,
+        target=alert,
+    )
+    return alert
+
+
+@transaction.atomic
+def alert_revoke(*, actor: User, alert: Alert, reason: str) -> Alert:
+    """Withdraw an alert (it was wrong, or is no longer valid). Recipients keep seeing it, marked revoked."""
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    _check_can_edit(actor, alert)
+    if alert.status not in (Alert.Status.PUBLISHED, Alert.Status.UPDATED):
+        raise ValidationError(f"A {alert.get_status_display().lower()} alert cannot be revoked.")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the alert is revoked: recipients will read it."})
+    alert.status = Alert.Status.REVOKED
+    alert.version += 1
+    alert.revoked_at = timezone.now()
+    alert.revocation_reason = reason[:500]
+    alert.save(update_fields=["status", "version", "revoked_at", "revocation_reason", "modified_at"])
+    _snapshot(alert, actor)
+    audit_record(
+        actor=actor,
+        action="alert.revoke",
+        summary=f"{actor.email} revoked “{alert.title}”",
+        organization=alert.author_org,
+        target=alert,
+        data={"reason": alert.revocation_reason},
+    )
+    return alert
+
+
+def author_label(alert: Alert, user: Any) -> str:
+    """Who wrote the alert, as `user` may know it: anonymous alerts show peers only the kind and
+    region ("A county in Region 3"); the author's organisation, state staff and the operator see who."""
+    viewer = viewer_for(user)
+    org = alert.author_org
+    if not alert.anonymous or viewer.is_operator or org.pk in viewer.org_ids or org.state in viewer.staff_states:
+        return org.name
+    kind = org.get_kind_display().lower()
+    article = "An" if kind[:1] in "aeiou" else "A"
+    return f"{article} {kind} in {org.region.name}" if org.region_id and org.region else f"{article} {kind}"
