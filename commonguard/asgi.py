@@ -2,13 +2,19 @@
 
 import gc
 import os
+import threading
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commonguard.settings")
 application = get_asgi_application()
 
+from commonguard.sharing import warninglists  # noqa: E402 - after Django is set up
+
 # Everything loaded so far (settings, URLconf, whitenoise's index of static files) lives as long as
 # the process: move it out of the collector's sight, so full collections stay short
 # (bench/directory/README.md measured 70-90 ms pauses without this).
 gc.freeze()
+
+# The known-benign index takes a couple of seconds to build: build it now, off the request path.
+threading.Thread(target=warninglists.warm, name="warninglists-warm", daemon=True).start()

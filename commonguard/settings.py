@@ -252,6 +252,11 @@ SPECTACULAR_SETTINGS = {
         "ContactRoleEnum": "commonguard.orgs.models.ContactAssignment.Role",
         "OrganizationKindEnum": "commonguard.orgs.models.Organization.Kind",
         "AuditKindEnum": "commonguard.core.models.AuditEvent.Kind",
+        "AlertStatusEnum": "commonguard.sharing.models.Alert.Status",
+        "AlertCategoryEnum": "commonguard.sharing.models.Alert.Category",
+        "AlertSeverityEnum": "commonguard.sharing.models.Alert.Severity",
+        "IndicatorKindEnum": "commonguard.sharing.models.Indicator.Kind",
+        "TlpEnum": "commonguard.core.tlp.TLP",
     },
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and its assets come from the drf-spectacular-sidecar package: no CDN.

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("commonguard.web.urls")),
     path("accounts/", include("commonguard.accounts.urls")),
     path("organizations/", include("commonguard.orgs.urls")),
+    path("alerts/", include("commonguard.sharing.urls")),
     path("audit/", include("commonguard.core.urls")),
     path("api/", include("commonguard.api.urls")),
     path("admin/", admin.site.urls),

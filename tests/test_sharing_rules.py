@@ -307,3 +307,72 @@ def test_alert_rule_matches_the_policy(db: Any, spec: Any) -> None:
             raise _Rollback
     except _Rollback:
         pass
+
+
+def test_updates_keep_indicator_rows_and_tolerate_an_unchanged_past_expiry(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    author = world["ingham_member"]
+    alert = make_alert(author, world.ingham, TLP.GREEN, indicators=[(None, "evil.example"), (None, "1.2.3.4")])
+    kept = alert.indicators.get(value="evil.example").pk
+    data = AlertInput(
+        title="t", summary="s", category="phishing", tlp="green", indicators=[(None, "evil.example"), (None, "5.6.7.8")]
+    )
+    alert = alert_update(actor=author, alert=alert, data=data)
+    assert alert.indicators.get(value="evil.example").pk == kept
+    assert sorted(alert.indicators.values_list("value", flat=True)) == ["5.6.7.8", "evil.example"]
+    # The alert expired yesterday; an update that leaves the expiry alone is still allowed.
+    Alert.objects.filter(pk=alert.pk).update(valid_until=timezone.now() - timedelta(days=1))
+    alert.refresh_from_db()
+    data.valid_until = alert.valid_until
+    assert alert_update(actor=author, alert=alert, data=data).version == 3
+    data.valid_until = timezone.now() - timedelta(hours=1)
+    with pytest.raises(ValidationError, match="Valid until"):
+        alert_update(actor=author, alert=alert, data=data)
+
+
+def test_publish_rechecks_named_recipients(world):
+    draft = make_alert(
+        world["ingham_member"], world.ingham, TLP.RED, publish=False, recipient_people=[world["washtenaw_member"]]
+    )
+    Membership.objects.filter(user=world["washtenaw_member"]).update(status="removed")
+    with pytest.raises(ValidationError, match="No longer vetted"):
+        alert_publish(actor=world["ingham_member"], alert=draft)
+
+
+def test_known_benign_indicators_need_confirmation(world, as_persona):
+    author, org = world["ingham_member"], world.ingham
+    data = AlertInput(
+        title="Resolver abuse",
+        summary="s",
+        category="other",
+        tlp="green",
+        indicators=[(None, "8.8.8.8"), (None, "10.1.2.3"), (None, "91.92.251.103")],
+    )
+    with pytest.raises(ValidationError) as caught:
+        alert_save_draft(actor=author, author_org=org, data=data)
+    messages = caught.value.message_dict
+    assert any("8.8.8.8 is on" in m and "DNS resolvers" in m for m in messages["indicators"])
+    assert any("10.1.2.3 is on" in m and "RFC 1918" in m for m in messages["indicators"])
+    assert "confirm_benign" in messages
+    assert Alert.objects.count() == 0
+    data.confirm_benign = True
+    alert = alert_save_draft(actor=author, author_org=org, data=data)
+    warnings = dict(alert.indicators.values_list("value", "warning"))
+    assert "DNS resolvers" in warnings["8.8.8.8"] and warnings["91.92.251.103"] == ""
+    # The API says the same.
+    client = as_persona("ingham_member")
+    body = {
+        "author_org": org.pk,
+        "title": "t",
+        "summary": "s",
+        "category": "other",
+        "tlp": "green",
+        "indicators": [{"value": "8.8.8.8"}],
+    }
+    response = client.post("/api/v1/alerts/", body, content_type="application/json")
+    assert response.status_code == 400 and "confirm_benign" in response.json()["error"]["fields"]
+    response = client.post("/api/v1/alerts/", {**body, "confirm_benign": True}, content_type="application/json")
+    assert response.status_code == 201

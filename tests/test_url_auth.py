@@ -34,6 +34,7 @@ def _concrete(route: str) -> str:
     """Turn a route (path converters or regex) into a URL with plausible values: 1 for ids,
     the first alternative for a choice of words."""
     url = re.sub(r"\(\?P<(\w+)>([^()]*)\)", _group_value, route)
+    url = re.sub(r"<uuid:\w+>", "00000000-0000-4000-8000-000000000001", url)
     url = re.sub(r"<(?:int:)?\w*pk\w*>|<int:\w+>", "1", url)
     url = re.sub(r"<(?:path|str|slug):\w+>|<\w+>", "x", url)
     url = url.replace("^", "").replace("$", "").replace("\\Z", "").replace("\\.", ".")

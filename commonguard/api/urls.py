@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
 from commonguard.orgs import apis as orgs_apis
+from commonguard.sharing import apis as sharing_apis
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -17,6 +18,9 @@ router.register("contacts", orgs_apis.ContactViewSet, basename="contact")
 router.register("memberships", accounts_apis.MembershipViewSet, basename="membership")
 router.register("tokens", accounts_apis.ApiTokenViewSet, basename="token")
 router.register("audit", core_apis.AuditEventViewSet, basename="audit")
+router.register("alerts", sharing_apis.AlertViewSet, basename="alert")
+router.register("indicators", sharing_apis.IndicatorViewSet, basename="indicator")
+router.register("sharing-groups", sharing_apis.SharingGroupViewSet, basename="sharing-group")
 
 app_name = "api"
 urlpatterns = [

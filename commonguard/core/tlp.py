@@ -50,6 +50,4 @@ def parse_tlp(value: str) -> TLP:
     try:
         return TLP(text)
     except ValueError:
-        raise ValueError(
-            f"Unknown TLP label {value!r}: use one of CLEAR, GREEN, AMBER, AMBER+STRICT, RED."
-        ) from None
+        raise ValueError(f"Unknown TLP label {value!r}: use one of CLEAR, GREEN, AMBER, AMBER+STRICT, RED.") from None

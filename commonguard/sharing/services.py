@@ -20,6 +20,7 @@ from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP, parse_tlp
 from commonguard.orgs.models import Organization
 from commonguard.sharing import indicators as ioc
 from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert, AlertVersion, Indicator, SharingGroup
+from commonguard.sharing.warninglists import benign_matches
 
 _ATTACK_ID = re.compile(r"^T\d{4}(\.\d{3})?$")
 
@@ -40,6 +41,8 @@ class AlertInput:
     recipient_people: list[User] = field(default_factory=list)
     # (kind or None to guess, value as typed or pasted)
     indicators: list[tuple[str | None, str]] = field(default_factory=list)
+    # The author has seen which indicators are on known-benign lists and keeps them anyway.
+    confirm_benign: bool = False
 
 
 def can_edit_alert(actor: Any, alert: Alert) -> bool:
@@ -55,8 +58,12 @@ def _check_can_edit(actor: Any, alert: Alert) -> None:
         raise PermissionDenied("Only the author or an admin of the author's organisation can change this alert.")
 
 
-def _clean(data: AlertInput) -> tuple[AlertInput, list[ioc.ParsedIndicator]]:
-    """Validate everything; raise one ValidationError listing every problem, before any write."""
+Warnings = dict[tuple[str, str], str]
+
+
+def _clean(data: AlertInput, alert: Alert | None = None) -> tuple[AlertInput, list[ioc.ParsedIndicator], Warnings]:
+    """Validate everything; raise one ValidationError listing every problem, before any write.
+    `alert` is the alert being changed, if any (an unchanged past "valid until" is not an error)."""
     errors: dict[str, list[str]] = {}
 
     def err(name: str, message: str) -> None:
@@ -85,7 +92,8 @@ def _clean(data: AlertInput) -> tuple[AlertInput, list[ioc.ParsedIndicator]]:
     bad = [t for t in techniques if not _ATTACK_ID.match(t)]
     if bad:
         err("attack_techniques", "Not ATT&CK technique ids: " + ", ".join(bad[:10]) + " (e.g. T1566 or T1566.001).")
-    if data.valid_until is not None and data.valid_until <= timezone.now():
+    changed_expiry = alert is None or data.valid_until != alert.valid_until
+    if data.valid_until is not None and changed_expiry and data.valid_until <= timezone.now():
         err("valid_until", "“Valid until” must be in the future.")
     not_vetted = [p.email for p in data.recipient_people if not viewer_for(p).is_vetted]
     if not_vetted:
@@ -98,6 +106,18 @@ def _clean(data: AlertInput) -> tuple[AlertInput, list[ioc.ParsedIndicator]]:
         parsed = ioc.parse_many(data.indicators)
     except ValidationError as exc:
         errors.setdefault("indicators", []).extend(exc.messages)
+    warnings: Warnings = {}
+    for p in parsed:
+        lists = benign_matches(p.kind, p.value)
+        if lists:
+            warnings[(p.kind, p.value)] = "; ".join(lists)[:300]
+    if warnings and not data.confirm_benign:
+        shown = [f"{value} is on {lists}." for (_, value), lists in list(warnings.items())[:20]]
+        errors.setdefault("indicators", []).extend(shown)
+        errors.setdefault("confirm_benign", []).append(
+            f"{len(warnings)} indicator(s) appear on lists of known-benign values (private ranges, public "
+            "resolvers, cloud ranges, popular sites). Remove them, or confirm they are malicious here."
+        )
     if errors:
         raise ValidationError(errors)
     # The audience fields that the label does not use are dropped, never silently widened.
@@ -116,11 +136,12 @@ def _clean(data: AlertInput) -> tuple[AlertInput, list[ioc.ParsedIndicator]]:
         sharing_groups=list(data.sharing_groups) if named else [],
         recipient_people=list(data.recipient_people) if tlp == TLP.RED else [],
         indicators=data.indicators,
+        confirm_benign=data.confirm_benign,
     )
-    return cleaned, parsed
+    return cleaned, parsed, warnings
 
 
-def _apply(alert: Alert, data: AlertInput, parsed: list[ioc.ParsedIndicator]) -> None:
+def _apply(alert: Alert, data: AlertInput, parsed: list[ioc.ParsedIndicator], warnings: Warnings) -> None:
     for name in (
         "title",
         "summary",
@@ -137,8 +158,17 @@ def _apply(alert: Alert, data: AlertInput, parsed: list[ioc.ParsedIndicator]) ->
     alert.recipient_orgs.set(data.recipient_orgs)
     alert.sharing_groups.set(data.sharing_groups)
     alert.recipient_people.set(data.recipient_people)
-    alert.indicators.all().delete()
-    Indicator.objects.bulk_create([Indicator(alert=alert, kind=p.kind, value=p.value) for p in parsed])
+    # Keep the rows of indicators that stay (their ids and notes), drop the removed, add the new.
+    wanted = {(p.kind, p.value) for p in parsed}
+    existing = {(i.kind, i.value): i.pk for i in alert.indicators.all()}
+    alert.indicators.filter(pk__in=[pk for key, pk in existing.items() if key not in wanted]).delete()
+    Indicator.objects.bulk_create(
+        [
+            Indicator(alert=alert, kind=p.kind, value=p.value, warning=warnings.get((p.kind, p.value), ""))
+            for p in parsed
+            if (p.kind, p.value) not in existing
+        ]
+    )
 
 
 def _snapshot(alert: Alert, actor: User) -> AlertVersion:
@@ -171,6 +201,13 @@ def _check_audience(alert: Alert) -> None:
         )
     if alert.tlp == TLP.RED and not alert.recipient_people.exists():
         raise ValidationError({"recipient_people": "TLP:RED goes only to the people you name: name at least one."})
+    # The draft may be days old: named organisations and people must still qualify.
+    gone = list(alert.recipient_orgs.exclude(status=Organization.Status.APPROVED).values_list("name", flat=True))
+    if gone:
+        raise ValidationError({"recipient_orgs": "No longer approved: " + ", ".join(gone[:10])})
+    lapsed = [p.email for p in alert.recipient_people.all() if not viewer_for(p).is_vetted]
+    if lapsed:
+        raise ValidationError({"recipient_people": "No longer vetted members of the hub: " + ", ".join(lapsed[:10])})
 
 
 @transaction.atomic
@@ -179,15 +216,18 @@ def alert_save_draft(*, actor: User, author_org: Organization, data: AlertInput,
     viewer = viewer_for(actor)
     if author_org.pk not in viewer.org_ids:
         raise PermissionDenied("You can write alerts only for an organisation you are an approved member of.")
-    cleaned, parsed = _clean(data)
-    if alert is None:
-        alert = Alert(author=actor, author_org=author_org)
-    else:
+    if alert is not None:
+        # Re-read under a lock: the copy the caller holds may predate a publish in another tab.
+        alert = Alert.objects.select_for_update().get(pk=alert.pk)
         _check_can_edit(actor, alert)
         if alert.status != Alert.Status.DRAFT:
             raise ValidationError("This alert is published: update it instead.")
+    cleaned, parsed, warnings = _clean(data, alert)
+    if alert is None:
+        alert = Alert(author=actor, author_org=author_org)
+    else:
         alert.author_org = author_org
-    _apply(alert, cleaned, parsed)
+    _apply(alert, cleaned, parsed, warnings)
     audit_record(
         actor=actor,
         action="alert.save_draft",
@@ -205,6 +245,8 @@ def alert_publish(*, actor: User, alert: Alert) -> Alert:
     _check_can_edit(actor, alert)
     if alert.status != Alert.Status.DRAFT:
         raise ValidationError(f"This alert is already {alert.get_status_display().lower()}.")
+    if alert.valid_until is not None and alert.valid_until <= timezone.now():
+        raise ValidationError({"valid_until": "This draft expired before it was published: change “valid until”."})
     _check_audience(alert)
     alert.status = Alert.Status.PUBLISHED
     alert.version = 1
@@ -229,8 +271,8 @@ def alert_update(*, actor: User, alert: Alert, data: AlertInput) -> Alert:
     _check_can_edit(actor, alert)
     if alert.status not in (Alert.Status.PUBLISHED, Alert.Status.UPDATED):
         raise ValidationError(f"A {alert.get_status_display().lower()} alert cannot be updated.")
-    cleaned, parsed = _clean(data)
-    _apply(alert, cleaned, parsed)
+    cleaned, parsed, warnings = _clean(data, alert)
+    _apply(alert, cleaned, parsed, warnings)
     _check_audience(alert)
     alert.status = Alert.Status.UPDATED
     alert.version += 1

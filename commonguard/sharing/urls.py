@@ -1,0 +1,15 @@
+from django.urls import path
+
+from commonguard.sharing import views
+
+app_name = "sharing"
+urlpatterns = [
+    path("", views.alert_list, name="feed"),
+    path("new/", views.alert_create, name="new"),
+    path("preview/", views.alert_preview, name="preview"),
+    path("organizations/", views.organization_choices, name="org-choices"),
+    path("<uuid:uuid>/", views.alert_detail, name="alert"),
+    path("<uuid:uuid>/edit/", views.alert_edit, name="edit"),
+    path("<uuid:uuid>/publish/", views.alert_publish, name="publish"),
+    path("<uuid:uuid>/revoke/", views.alert_revoke, name="revoke"),
+]

@@ -1,0 +1,322 @@
+"""Threat alert pages: the feed, an alert, composing and editing, publishing and revoking.
+Access, act, respond: every read through `visible_to`, every write through a service with
+`actor=request.user`; an alert the person may not read is a 404 exactly like a missing one."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.views.decorators.http import require_GET, require_POST
+
+from commonguard.core.text import render_markdown
+from commonguard.core.tlp import GUIDANCE, TLP
+from commonguard.orgs import selectors as org_selectors
+from commonguard.orgs.models import Organization
+from commonguard.sharing import services
+from commonguard.sharing.forms import AlertFilterForm, AlertForm, PreviewForm, RevokeForm, initial_for
+from commonguard.sharing.indicators import defang
+from commonguard.sharing.models import Alert, Indicator
+from commonguard.web.decorators import vetted_required
+from commonguard.web.errors import apply_validation_error, form_errors_text
+from commonguard.web.http import AuthedRequest
+
+PAGE_SIZE = 25
+ORG_MATCHES = 20
+SAVE_ACTIONS = {"draft", "publish", "update"}
+
+# What a recipient may do with an alert of each label (GUIDANCE says the same to its author).
+RECIPIENT_GUIDANCE = {
+    TLP.CLEAR: "You may share it without limit, publicly included.",
+    TLP.GREEN: "You may share it with peers in the community, but not on public channels.",
+    TLP.AMBER: "You may share it within your organisation and with its clients, with those who need to know.",
+    TLP.AMBER_STRICT: "You may share it within your own organisation only, with those who need to know.",
+    TLP.RED: "For your eyes only: do not share it with anyone.",
+}
+
+
+def _alert_get(request: AuthedRequest, uuid: UUID) -> Alert:
+    """One alert the person may read, or the same 404 as for an alert that does not exist."""
+    return get_object_or_404(
+        Alert.objects.visible_to(request.user).select_related("author_org__region", "author"), uuid=uuid
+    )
+
+
+def _rows(alerts: Any, request: AuthedRequest) -> list[tuple[Alert, str]]:
+    return [(a, services.author_label(a, request.user)) for a in alerts]
+
+
+@vetted_required
+def alert_list(request: AuthedRequest) -> HttpResponse:
+    form = AlertFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    visible = Alert.objects.visible_to(request.user).select_related("author_org__region")
+    live = visible.filter(status__in=Alert.LIVE_STATUSES)
+    for name in ("category", "severity", "tlp"):
+        if data.get(name):
+            live = live.filter(**{name: data[name]})
+    live = live.order_by(F("published_at").desc(nulls_last=True), "-id")
+    page = Paginator(live, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context: dict[str, Any] = {
+        "form": form,
+        "page": page,
+        "rows": _rows(page, request),
+        "query": query.urlencode(),
+        "filtered": any(data.values()),
+    }
+    if request.htmx:
+        return render(request, "sharing/partials/alert_results.html", context)
+    drafts = visible.filter(status=Alert.Status.DRAFT, author=request.user).order_by("-modified_at")
+    context["drafts"] = drafts
+    return render(request, "sharing/alert_list.html", context)
+
+
+@vetted_required
+def alert_detail(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+    return _render_detail(request, _alert_get(request, uuid))
+
+
+def _render_detail(
+    request: AuthedRequest, alert: Alert, revoke_form: RevokeForm | None = None, status: int = 200
+) -> HttpResponse:
+    indicators = Indicator.objects.visible_to(request.user).filter(alert=alert).order_by("kind", "value")
+    can_edit = services.can_edit_alert(request.user, alert)
+    can_revoke = can_edit and alert.status in (Alert.Status.PUBLISHED, Alert.Status.UPDATED)
+    context = {
+        "alert": alert,
+        "author": services.author_label(alert, request.user),
+        "tlp_label": TLP(alert.tlp).label,
+        "tlp_guidance": RECIPIENT_GUIDANCE[TLP(alert.tlp)],
+        "audience_rule": GUIDANCE[TLP(alert.tlp)],
+        "summary_html": render_markdown(alert.summary),
+        "actions_html": render_markdown(alert.recommended_actions),
+        "indicators": [(i.get_kind_display(), defang(i.kind, i.value), i.warning) for i in indicators],
+        "techniques": [(t, _attack_url(t)) for t in alert.attack_techniques],
+        "can_edit": can_edit,
+        "audience": _audience(alert) if can_edit else [],
+        "revoke_form": (revoke_form or RevokeForm()) if can_revoke else None,
+    }
+    return render(request, "sharing/alert_detail.html", context, status=status)
+
+
+def _attack_url(technique: str) -> str:
+    """T1566.001 → https://attack.mitre.org/techniques/T1566/001/ (the ids are validated on save)."""
+    return "https://attack.mitre.org/techniques/" + "".join(f"{part}/" for part in technique.split("."))
+
+
+def _audience(alert: Alert) -> list[str]:
+    """Whom the author named (shown to those who may change the alert)."""
+    return [
+        *(o.name for o in alert.recipient_orgs.order_by("sort_name")),
+        *(f"Sharing group: {g.name}" for g in alert.sharing_groups.all()),
+        *(f"{p.full_name} ({p.email})" for p in alert.recipient_people.all()),
+    ]
+
+
+@vetted_required
+def alert_create(request: AuthedRequest) -> HttpResponse:
+    return _compose(request, None)
+
+
+@vetted_required
+def alert_edit(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+    alert = _alert_get(request, uuid)
+    if not services.can_edit_alert(request.user, alert):
+        raise PermissionDenied("Only the author or an admin of the author's organisation can change this alert.")
+    if alert.status == Alert.Status.REVOKED:
+        messages.error(request, "A revoked alert cannot be changed.")
+        return redirect("sharing:alert", uuid=alert.uuid)
+    return _compose(request, alert)
+
+
+def _compose(request: AuthedRequest, alert: Alert | None) -> HttpResponse:
+    """The compose and edit page. A POST whose button is not a save (Preview, Find, or Enter in a
+    field) shows the form again with the preview and the organisation matches: nothing is saved."""
+    published = alert is not None and alert.status != Alert.Status.DRAFT
+    if request.method != "POST":
+        form = AlertForm(user=request.user, published=published, initial=initial_for(alert) if alert else None)
+        return _render_compose(request, form, alert)
+    try:
+        post = request.POST
+    except (RequestDataTooBig, TooManyFieldsSent):
+        return _too_big(request, alert)
+    form = AlertForm(post, user=request.user, published=published, initial=initial_for(alert) if alert else None)
+    action = post.get("action", "")
+    if action not in SAVE_ACTIONS:
+        return _render_compose(request, form, alert, preview=True)
+    if not form.is_valid():
+        return _render_compose(request, form, alert, status=400)
+    try:
+        saved = _save(request, form, alert, action)
+    except (ValidationError, PermissionDenied) as exc:
+        apply_validation_error(form, exc)
+        return _render_compose(request, form, alert, status=400)
+    found = len(form.cleaned_data["paste"])
+    pasted = (
+        f" {found} indicator{'s' if found != 1 else ''} found in the pasted text."
+        if form.data.get("paste", "").strip()
+        else ""
+    )
+    messages.success(request, _saved_message(saved, action) + pasted)
+    return redirect("sharing:alert", uuid=saved.uuid)
+
+
+def _save(request: AuthedRequest, form: AlertForm, alert: Alert | None, action: str) -> Alert:
+    if alert is not None and alert.status != Alert.Status.DRAFT:
+        if action != "update":
+            raise ValidationError("This alert is published: publish an update instead.")
+        return services.alert_update(actor=request.user, alert=alert, data=form.to_input(alert.author_org))
+    if action == "update":
+        raise ValidationError("This alert is a draft: save it or publish it.")
+    author_org = form.author_organization()
+    if author_org is None:
+        raise ValidationError({"author_org": "Choose one of your organisations."})
+    data = form.to_input(author_org)
+    # "Save and publish" is one step: if publishing is refused, the draft is not kept either.
+    with transaction.atomic():
+        saved = services.alert_save_draft(actor=request.user, author_org=author_org, data=data, alert=alert)
+        if action == "publish":
+            saved = services.alert_publish(actor=request.user, alert=saved)
+    return saved
+
+
+def _saved_message(alert: Alert, action: str) -> str:
+    label = TLP(alert.tlp).label
+    if action == "publish":
+        return f"Published as {label}."
+    if action == "update":
+        return f"Version {alert.version} is published."
+    return "Draft saved. Only you can see it until you publish it."
+
+
+def _too_big(request: AuthedRequest, alert: Alert | None) -> HttpResponse:
+    from django.conf import settings
+
+    published = alert is not None and alert.status != Alert.Status.DRAFT
+    form = AlertForm(user=request.user, published=published, initial=initial_for(alert) if alert else None)
+    limit = filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    problem = (
+        f"What you sent is larger than the {limit} a form may hold (or names too many organisations), so nothing "
+        "was saved. A title is at most 200 characters and each text at most 20,000: shorten them, split pasted "
+        "text, or address a sharing group instead of hundreds of organisations."
+    )
+    return _render_compose(request, form, alert, problem=problem, status=413)
+
+
+def _render_compose(
+    request: AuthedRequest,
+    form: AlertForm,
+    alert: Alert | None,
+    *,
+    preview: bool = False,
+    problem: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    chosen_ids = form.chosen_org_ids()
+    q = (form.data.get("org_q", "") if form.is_bound else "").strip()[:100]
+    context = {
+        "form": form,
+        "alert": alert,
+        "published": alert is not None and alert.status != Alert.Status.DRAFT,
+        "org_q": q,
+        "problem": problem,
+        **_org_choices(request, chosen_ids, q),
+    }
+    if preview:
+        context.update(_preview(form.data.get("summary", ""), form.data.get("recommended_actions", "")))
+    return render(request, "sharing/alert_form.html", context, status=status)
+
+
+def _org_choices(request: AuthedRequest, chosen_ids: list[int], q: str) -> dict[str, Any]:
+    """The organisations already named (ticked) and, for a search, the approved ones that match."""
+    approved = Organization.objects.visible_to(request.user).approved()
+    chosen = list(approved.filter(pk__in=chosen_ids).order_by("sort_name")) if chosen_ids else []
+    matches: list[Organization] = []
+    if q:
+        found = org_selectors.organization_list(user=request.user, q=q, status=Organization.Status.APPROVED)
+        matches = list(found.exclude(pk__in=[o.pk for o in chosen])[:ORG_MATCHES])
+    return {"chosen_orgs": chosen, "org_matches": matches, "org_q": q, "org_limit": ORG_MATCHES}
+
+
+@vetted_required
+@require_GET
+def organization_choices(request: AuthedRequest) -> HttpResponse:
+    """htmx: the audience picker's checkboxes (the ticked ones kept, then the matches)."""
+    ids = [int(v) for v in request.GET.getlist("recipient_orgs")[:2000] if v.isdigit()]
+    q = request.GET.get("org_q", "").strip()[:100]
+    return render(request, "sharing/partials/org_choices.html", _org_choices(request, ids, q))
+
+
+def _preview(summary: str, actions: str) -> dict[str, Any]:
+    form = PreviewForm({"summary": summary, "recommended_actions": actions})
+    if not form.is_valid():
+        return {"preview": True, "preview_error": "The text is too long to preview (over 20,000 characters)."}
+    return {
+        "preview": True,
+        "preview_summary": render_markdown(form.cleaned_data["summary"]),
+        "preview_actions": render_markdown(form.cleaned_data["recommended_actions"]),
+    }
+
+
+@vetted_required
+@require_POST
+def alert_preview(request: AuthedRequest) -> HttpResponse:
+    """htmx: the Markdown of the summary and the recommended actions, as the alert will show it."""
+    try:
+        post = request.POST
+    except (RequestDataTooBig, TooManyFieldsSent):
+        return render(
+            request,
+            "sharing/partials/preview.html",
+            {"preview": True, "preview_error": "The text is too long to preview."},
+            status=413,
+        )
+    return render(
+        request, "sharing/partials/preview.html", _preview(post.get("summary", ""), post.get("recommended_actions", ""))
+    )
+
+
+@vetted_required
+@require_POST
+def alert_publish(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+    alert = _alert_get(request, uuid)
+    try:
+        services.alert_publish(actor=request.user, alert=alert)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "Not published: " + " ".join(_messages(exc)))
+        return redirect("sharing:edit" if services.can_edit_alert(request.user, alert) else "sharing:alert", uuid=uuid)
+    messages.success(request, f"Published as {TLP(alert.tlp).label}.")
+    return redirect("sharing:alert", uuid=uuid)
+
+
+@vetted_required
+@require_POST
+def alert_revoke(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+    alert = _alert_get(request, uuid)
+    form = RevokeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.alert_revoke(actor=request.user, alert=alert, reason=form.cleaned_data["reason"])
+        except (ValidationError, PermissionDenied) as exc:
+            apply_validation_error(form, exc, "reason")
+        else:
+            messages.success(request, "The alert is revoked. Recipients see it marked as revoked, with your reason.")
+            return redirect("sharing:alert", uuid=uuid)
+    if not services.can_edit_alert(request.user, alert) or alert.status == Alert.Status.REVOKED:
+        messages.error(request, "Not revoked: " + form_errors_text(form))
+        return redirect("sharing:alert", uuid=uuid)
+    return _render_detail(request, alert, form, status=400)
+
+
+def _messages(exc: ValidationError | PermissionDenied) -> list[str]:
+    return exc.messages if isinstance(exc, ValidationError) else [str(exc)]

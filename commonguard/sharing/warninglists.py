@@ -1,0 +1,150 @@
+"""Known-benign values (MISP warning lists, from the `pymispwarninglists` package): RFC 1918 and
+other reserved ranges, public DNS resolvers, cloud ranges, popular domains, benign file hashes.
+
+pymispwarninglists' own CIDR search takes ~0.15 s a value; this module builds an index once per
+process (about a second) and then answers in microseconds: exact sets for strings, parent-domain
+walks for hostname lists, merged integer ranges with binary search for CIDR lists. The two lists of a
+million "top sites" are left out: a domain ranked 900,000th is no evidence of being benign, and they
+would cost hundreds of MB in every process (docs/adr/0014-warning-lists.md)."""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+_SKIP_LARGER_THAN = 500_000  # entries: the 1M-site lists
+_lock = threading.Lock()
+_index: _Index | None = None
+
+# Our indicator kinds -> the MISP attribute types a list must declare to apply.
+_MISP_TYPES = {
+    "domain": {"domain", "hostname"},
+    "url": {"url", "uri", "link"},
+    "ipv4": {"ip-src", "ip-dst"},
+    "ipv6": {"ip-src", "ip-dst"},
+    "cidr": {"ip-src", "ip-dst"},
+    "email": {"email-src", "email", "email-dst"},
+    "md5": {"md5"},
+    "sha1": {"sha1"},
+    "sha256": {"sha256"},
+}
+
+
+@dataclass
+class _CidrList:
+    name: str
+    types: set[str]
+    # per IP version: sorted, merged (start, end) integer ranges
+    starts: dict[int, list[int]] = field(default_factory=dict)
+    ends: dict[int, list[int]] = field(default_factory=dict)
+
+    def contains(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        starts = self.starts.get(address.version)
+        if not starts:
+            return False
+        value = int(address)
+        i = bisect.bisect_right(starts, value) - 1
+        return i >= 0 and value <= self.ends[address.version][i]
+
+
+@dataclass
+class _SetList:
+    name: str
+    types: set[str]
+    values: frozenset[str]
+    hostname: bool  # match parents too (a list of "example.com" covers "www.example.com")
+
+
+@dataclass
+class _Index:
+    cidr: list[_CidrList]
+    sets: list[_SetList]
+
+
+def _build() -> _Index:
+    from pymispwarninglists import WarningLists
+
+    cidr: list[_CidrList] = []
+    sets: list[_SetList] = []
+    for wl in WarningLists(slow_search=False).warninglists.values():
+        types = set(wl.matching_attributes)
+        if len(wl.list) > _SKIP_LARGER_THAN or wl.type in {"regex", "substring"}:
+            continue
+        if wl.type == "cidr":
+            entry = _CidrList(wl.name, types)
+            ranges: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+            for item in wl.list:
+                try:
+                    net = ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError:
+                    continue
+                ranges[net.version].append((int(net.network_address), int(net.broadcast_address)))
+            for version, spans in ranges.items():
+                merged: list[list[int]] = []
+                for start, end in sorted(spans):
+                    if merged and start <= merged[-1][1] + 1:
+                        merged[-1][1] = max(merged[-1][1], end)
+                    else:
+                        merged.append([start, end])
+                entry.starts[version] = [s for s, _ in merged]
+                entry.ends[version] = [e for _, e in merged]
+            cidr.append(entry)
+        else:
+            values = frozenset(v.strip().lower().rstrip(".") for v in wl.list if v.strip())
+            sets.append(_SetList(wl.name, types, values, hostname=wl.type == "hostname"))
+    return _Index(cidr, sets)
+
+
+def _get() -> _Index:
+    global _index
+    if _index is None:
+        with _lock:
+            if _index is None:
+                _index = _build()
+    return _index
+
+
+def _parents(host: str) -> list[str]:
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def benign_matches(kind: str, value: str) -> list[str]:
+    """Names of the warning lists `value` (a normalised indicator of `kind`) appears on."""
+    types = _MISP_TYPES.get(kind)
+    if not types:
+        return []
+    index = _get()
+    found: list[str] = []
+    address = None
+    if kind in {"ipv4", "ipv6"}:
+        address = ipaddress.ip_address(value)
+    elif kind == "cidr":
+        address = ipaddress.ip_network(value, strict=False).network_address
+    if address is not None:
+        found.extend(c.name for c in index.cidr if types & c.types and c.contains(address))
+        return found
+    text = value.lower()
+    host = urlsplit(text).hostname or "" if kind == "url" else text if kind == "domain" else ""
+    for entry in index.sets:
+        if kind == "url" and host:
+            # URL lists rarely hold full URLs; a URL on a well-known host is what deserves a warning.
+            applies = bool(entry.types & ({"hostname", "domain"} | types))
+            candidates = [text, host, *(_parents(host) if entry.hostname else [])]
+        elif kind == "domain":
+            applies = bool(entry.types & types)
+            candidates = [text, *(_parents(text) if entry.hostname else [])]
+        else:
+            applies = bool(entry.types & types)
+            candidates = [text]
+        if applies and any(c in entry.values for c in candidates):
+            found.append(entry.name)
+    return found
+
+
+def warm() -> None:
+    """Build the index now (a worker or server calls this at start-up, not on a user's request)."""
+    _get()
