@@ -210,6 +210,21 @@ def _check_audience(alert: Alert) -> None:
         raise ValidationError({"recipient_people": "No longer vetted members of the hub: " + ", ".join(lapsed[:10])})
 
 
+def _lock_for_change(actor: User, alert: Alert, *, allowed: tuple[str, ...], verb: str) -> Alert:
+    """Re-read the alert under a row lock, check the write rule and that its status allows `verb`."""
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    _check_can_edit(actor, alert)
+    if alert.status not in allowed:
+        raise ValidationError(f"A {alert.get_status_display().lower()} alert cannot be {verb}.")
+    return alert
+
+
+def _record_version(alert: Alert, actor: User, action: str, summary: str, data: dict[str, Any] | None = None) -> None:
+    """Snapshot the new version and append the audit row (same transaction as the change)."""
+    _snapshot(alert, actor)
+    audit_record(actor=actor, action=action, summary=summary, organization=alert.author_org, target=alert, data=data)
+
+
 @transaction.atomic
 def alert_save_draft(*, actor: User, author_org: Organization, data: AlertInput, alert: Alert | None = None) -> Alert:
     """Create or change a draft. Only the author sees a draft."""
@@ -241,10 +256,7 @@ def alert_save_draft(*, actor: User, author_org: Organization, data: AlertInput,
 @transaction.atomic
 def alert_publish(*, actor: User, alert: Alert) -> Alert:
     """Publish a draft to its audience (version 1)."""
-    alert = Alert.objects.select_for_update().get(pk=alert.pk)
-    _check_can_edit(actor, alert)
-    if alert.status != Alert.Status.DRAFT:
-        raise ValidationError(f"This alert is already {alert.get_status_display().lower()}.")
+    alert = _lock_for_change(actor, alert, allowed=(Alert.Status.DRAFT,), verb="published again")
     if alert.valid_until is not None and alert.valid_until <= timezone.now():
         raise ValidationError({"valid_until": "This draft expired before it was published: change “valid until”."})
     _check_audience(alert)
@@ -252,14 +264,9 @@ def alert_publish(*, actor: User, alert: Alert) -> Alert:
     alert.version = 1
     alert.published_at = timezone.now()
     alert.save(update_fields=["status", "version", "published_at", "modified_at"])
-    _snapshot(alert, actor)
-    audit_record(
-        actor=actor,
-        action="alert.publish",
-        summary=f"{actor.email} published {TLP(alert.tlp).label} alert “{alert.title}”",
-        organization=alert.author_org,
-        target=alert,
-        data={"tlp": alert.tlp},
+    label = TLP(alert.tlp).label
+    _record_version(
+        alert, actor, "alert.publish", f"{actor.email} published {label} alert “{alert.title}”", {"tlp": alert.tlp}
     )
     return alert
 
@@ -267,34 +274,21 @@ def alert_publish(*, actor: User, alert: Alert) -> Alert:
 @transaction.atomic
 def alert_update(*, actor: User, alert: Alert, data: AlertInput) -> Alert:
     """Change a published alert: a new version that everyone who received it will be told about."""
-    alert = Alert.objects.select_for_update().get(pk=alert.pk)
-    _check_can_edit(actor, alert)
-    if alert.status not in (Alert.Status.PUBLISHED, Alert.Status.UPDATED):
-        raise ValidationError(f"A {alert.get_status_display().lower()} alert cannot be updated.")
+    alert = _lock_for_change(actor, alert, allowed=(Alert.Status.PUBLISHED, Alert.Status.UPDATED), verb="updated")
     cleaned, parsed, warnings = _clean(data, alert)
     _apply(alert, cleaned, parsed, warnings)
     _check_audience(alert)
     alert.status = Alert.Status.UPDATED
     alert.version += 1
     alert.save(update_fields=["status", "version", "modified_at"])
-    _snapshot(alert, actor)
-    audit_record(
-        actor=actor,
-        action="alert.update",
-        summary=f"{actor.email} updated “{alert.title}” to version {alert.version}",
-        organization=alert.author_org,
-        target=alert,
-    )
+    _record_version(alert, actor, "alert.update", f"{actor.email} updated “{alert.title}” to version {alert.version}")
     return alert
 
 
 @transaction.atomic
 def alert_revoke(*, actor: User, alert: Alert, reason: str) -> Alert:
     """Withdraw an alert (it was wrong, or is no longer valid). Recipients keep seeing it, marked revoked."""
-    alert = Alert.objects.select_for_update().get(pk=alert.pk)
-    _check_can_edit(actor, alert)
-    if alert.status not in (Alert.Status.PUBLISHED, Alert.Status.UPDATED):
-        raise ValidationError(f"A {alert.get_status_display().lower()} alert cannot be revoked.")
+    alert = _lock_for_change(actor, alert, allowed=(Alert.Status.PUBLISHED, Alert.Status.UPDATED), verb="revoked")
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the alert is revoked: recipients will read it."})
@@ -303,14 +297,8 @@ def alert_revoke(*, actor: User, alert: Alert, reason: str) -> Alert:
     alert.revoked_at = timezone.now()
     alert.revocation_reason = reason[:500]
     alert.save(update_fields=["status", "version", "revoked_at", "revocation_reason", "modified_at"])
-    _snapshot(alert, actor)
-    audit_record(
-        actor=actor,
-        action="alert.revoke",
-        summary=f"{actor.email} revoked “{alert.title}”",
-        organization=alert.author_org,
-        target=alert,
-        data={"reason": alert.revocation_reason},
+    _record_version(
+        alert, actor, "alert.revoke", f"{actor.email} revoked “{alert.title}”", {"reason": alert.revocation_reason}
     )
     return alert
 
