@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -200,3 +202,113 @@ def seed_demo_people(state: State) -> list[DemoPerson]:
                 organization=home, role=role, holder=holder, started_at=now, phone=holder.phone
             )
     return people
+
+
+def _shared_lines(path: Path, count: int, *, want_ip: bool) -> list[str]:
+    """The first `count` domains (or IPv4 addresses) of a shared blocklist file, if it is there."""
+    if not path.exists():
+        return []
+    picked: list[str] = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            value = line.strip()
+            if not value or value.startswith(("!", "#")) or "/" in value:
+                continue
+            is_ip = value.replace(".", "").isdigit()
+            if is_ip == want_ip:
+                picked.append(value)
+            if len(picked) == count:
+                break
+    return picked
+
+
+@transaction.atomic
+def seed_demo_alerts(state: State, shared_data: Path) -> int:
+    """Three published alerts so the feed is not empty: real indicators from URLhaus and ThreatFox
+    and a real KEV entry when ../shared/data is there, fictional .example values when not."""
+    from commonguard.core.tlp import TLP
+    from commonguard.sharing.models import Alert
+    from commonguard.sharing.services import AlertInput, alert_publish, alert_save_draft
+
+    people = {p.email: p for p in demo_people(state)}
+    admin_email = next(
+        e for e, p in people.items() if p.role == Role.ORG_ADMIN and e.startswith("admin.") and "neighbour" not in e
+    )
+    home_admin = User.objects.get(email=admin_email)
+    neighbour_admin = User.objects.get(email="admin.neighbour@demo.test")
+    analyst = User.objects.get(email="analyst@demo.test")
+    home = Organization.objects.get(pk=int(people[admin_email].org[3:]))
+    neighbour = Organization.objects.get(pk=int(people["admin.neighbour@demo.test"].org[3:]))
+    state_it = Organization.objects.get(source_key=f"demo:{state.postal}:state-it")
+
+    domains = _shared_lines(shared_data / "indicators" / "urlhaus-filter.txt", 4, want_ip=False) or [
+        "invoice-county-payroll.example",
+        "payroll-portal-login.example",
+    ]
+    ips = _shared_lines(shared_data / "indicators" / "threatfox-ips.txt", 3, want_ip=True) or ["192.0.2.44"]
+    kev_path = shared_data / "kev" / "known_exploited_vulnerabilities.json"
+    kev = json.loads(kev_path.read_text())["vulnerabilities"][0] if kev_path.exists() else None
+
+    specs = [
+        (
+            home_admin,
+            home,
+            AlertInput(
+                title="Invoice-themed spear-phishing against county payroll staff",
+                summary="Since 07:40 our payroll office received e-mails with the subject **“Overdue invoice – action "
+                "required”** linking to a fake sign-in page. Two staff entered credentials; we reset them.",
+                recommended_actions="- Block the domains below at your mail gateway and web proxy.\n"
+                "- Search your mail logs for the sender domains since this morning.\n"
+                "- Reset credentials of anyone who clicked.",
+                category=Alert.Category.PHISHING,
+                severity=Alert.Severity.HIGH,
+                tlp=TLP.GREEN,
+                attack_techniques=["T1566.002"],
+                indicators=[(None, d) for d in domains] + [("email_subject", "Overdue invoice – action required")],
+                confirm_benign=True,
+            ),
+        ),
+        (
+            neighbour_admin,
+            neighbour,
+            AlertInput(
+                title="VPN brute force followed by Cobalt Strike beacons",
+                summary="After a week of password spraying against our VPN, one account was used from the addresses "
+                "below and a beacon was found on a file server. Contained; investigating.",
+                recommended_actions="Check VPN logs for these addresses; enforce MFA on remote access.",
+                category=Alert.Category.RANSOMWARE_PRECURSOR,
+                severity=Alert.Severity.CRITICAL,
+                tlp=TLP.AMBER,
+                anonymous=True,
+                attack_techniques=["T1110.003", "T1133"],
+                recipient_orgs=[state_it, home],
+                indicators=[(None, ip) for ip in ips],
+                confirm_benign=True,
+            ),
+        ),
+    ]
+    if kev is not None:
+        specs.append(
+            (
+                analyst,
+                state_it,
+                AlertInput(
+                    title=f"Actively exploited: {kev['vulnerabilityName']} ({kev['cveID']})",
+                    summary=f"{kev['shortDescription']}\n\nAdded to CISA's Known Exploited Vulnerabilities "
+                    f"catalogue on "
+                    f"{kev['dateAdded']} (federal due date {kev['dueDate']}).",
+                    recommended_actions=kev["requiredAction"],
+                    category=Alert.Category.EXPLOITED_VULNERABILITY,
+                    severity=Alert.Severity.HIGH,
+                    tlp=TLP.CLEAR,
+                    indicators=[("cve", kev["cveID"])],
+                ),
+            )
+        )
+    created = 0
+    for author, org, data in specs:
+        if Alert.objects.filter(author_org=org, title=data.title).exists():
+            continue
+        alert_publish(actor=author, alert=alert_save_draft(actor=author, author_org=org, data=data))
+        created += 1
+    return created

@@ -53,16 +53,18 @@ def test_demo_from_the_shipped_extract_is_the_real_michigan(db, settings, tmp_pa
     roles = set(Membership.objects.values_list("role", flat=True))
     assert roles >= {"member", "org_admin", "state_liaison", "analyst", "responder", "coordinator", "official"}
     assert User.objects.filter(is_superuser=True).count() == 1
+    # Published demo alerts (fictional indicators without the shared data; no KEV entry then).
+    from commonguard.sharing.models import Alert
+
+    assert sorted(Alert.objects.values_list("tlp", flat=True)) == ["amber", "green"]
 
     # Idempotent: a second run adds nothing.
-    before = (Organization.objects.count(), User.objects.count(), Membership.objects.count(), Region.objects.count())
+    def counts() -> tuple[int, ...]:
+        return tuple(m.objects.count() for m in (Organization, User, Membership, Region, Alert))
+
+    before = counts()
     call_command("demo", "--state", "MI", verbosity=0)
-    assert (
-        Organization.objects.count(),
-        User.objects.count(),
-        Membership.objects.count(),
-        Region.objects.count(),
-    ) == before
+    assert counts() == before
 
 
 def test_shipped_extract_is_faithful_to_the_census_files():

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-people", action="store_true", help="Seed only the directory.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from commonguard.demo import DEMO_PASSWORD, seed_demo_people
+        from commonguard.demo import DEMO_PASSWORD, seed_demo_alerts, seed_demo_people
 
         try:
             state = state_by_postal(options["state"])
@@ -37,5 +37,7 @@ class Command(BaseCommand):
             return
         people = seed_demo_people(state)
         self.stdout.write(f"Demo people ({len(people)}), password “{DEMO_PASSWORD}”:")
+        alerts = seed_demo_alerts(state, settings.COMMONGUARD_SHARED_DATA)
+        self.stdout.write(f"Demo alerts: {alerts} published.")
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
