@@ -38,3 +38,9 @@ def test_benign_values_are_flagged(kind, value, list_word):
 )
 def test_ordinary_indicators_are_not(kind, value):
     assert benign_matches(kind, value) == []
+
+
+def test_subdomains_of_popular_hosting_are_not_benign():
+    assert benign_matches("domain", "duckdns.org")  # the provider itself is popular
+    assert benign_matches("domain", "038d159d.random.bb2023.duckdns.org") == []
+    assert benign_matches("url", "https://evil-tenant.github.io/login") == []

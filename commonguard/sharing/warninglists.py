@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 _SKIP_LARGER_THAN = 500_000  # entries: the 1M-site lists
+# Lists that say "this is a kind of infrastructure", not "this is benign": a subdomain of a dynamic-DNS
+# provider is a classic phishing host, so these never count as reasons to doubt an indicator.
+_NOT_BENIGN = ("dynamic dns", "link in bio")
+# Popularity rankings: the ranked domain itself is popular; its subdomains (blogspot, duckdns, github.io
+# tenants) are anyone's, so only an exact match counts.
+_POPULARITY = ("top ", "most-used", "most used")
 _lock = threading.Lock()
 _index: _Index | None = None
 
@@ -71,7 +77,8 @@ def _build() -> _Index:
     sets: list[_SetList] = []
     for wl in WarningLists(slow_search=False).warninglists.values():
         types = set(wl.matching_attributes)
-        if len(wl.list) > _SKIP_LARGER_THAN or wl.type in {"regex", "substring"}:
+        name = wl.name.lower()
+        if len(wl.list) > _SKIP_LARGER_THAN or wl.type in {"regex", "substring"} or any(n in name for n in _NOT_BENIGN):
             continue
         if wl.type == "cidr":
             entry = _CidrList(wl.name, types)
@@ -94,7 +101,8 @@ def _build() -> _Index:
             cidr.append(entry)
         else:
             values = frozenset(v.strip().lower().rstrip(".") for v in wl.list if v.strip())
-            sets.append(_SetList(wl.name, types, values, hostname=wl.type == "hostname"))
+            parents = wl.type == "hostname" and not any(p in name for p in _POPULARITY)
+            sets.append(_SetList(wl.name, types, values, hostname=parents))
     return _Index(cidr, sets)
 
 
