@@ -21,7 +21,10 @@ fi
 
 $PY manage.py db_worker --queue-name '*' --no-reload >var/worker.log 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+# Re-enqueues alert deliveries a stopped worker left behind, and retries failed ones.
+$PY manage.py deliveries_resume --every 30 >>var/worker.log 2>&1 &
+RESUMER=$!
+trap 'kill $WORKER $RESUMER 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
@@ -40,7 +43,8 @@ cat <<MSG
     operator@demo.test         hub operator (admin site at /admin/) *
 
   * needs a two-step code: run  .venv/bin/commonguard demo_totp EMAIL  in another terminal.
-  API: http://$HOST:$PORT/api/docs/   Worker log: var/worker.log   Stop: Ctrl-C
+  API: http://$HOST:$PORT/api/docs/   Stop: Ctrl-C
+  Worker log (alert e-mails are printed there in the demo): var/worker.log
 
 MSG
 exec .venv/bin/uvicorn commonguard.asgi:application --host "$HOST" --port "$PORT" --no-server-header --log-level warning

@@ -3,42 +3,12 @@ server on loopback (aiosmtpd)."""
 
 from __future__ import annotations
 
-import email
-import socket
-from typing import Any
-
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.management import call_command
 
 from commonguard.accounts import services
 from commonguard.accounts.models import Membership
 from tests.factories import UserFactory
-
-
-class _Sink:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(settings: Any) -> Any:
-    sink = _Sink()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    yield sink
-    controller.stop()
 
 
 def _run_worker() -> None:

@@ -15,6 +15,7 @@ from commonguard.accounts.models import Membership, User
 from commonguard.core.models import AuditEvent
 from commonguard.core.tlp import TLP, parse_tlp
 from commonguard.orgs.models import Organization
+from commonguard.sharing.delivery import audience
 from commonguard.sharing.models import Alert, AlertVersion, Indicator, SharingGroup
 from commonguard.sharing.services import (
     AlertInput,
@@ -304,6 +305,11 @@ def test_alert_rule_matches_the_policy(db: Any, spec: Any) -> None:
                 got = set(Alert.objects.visible_to(fresh).values_list("pk", flat=True))
                 want = {a.pk for a in alerts if _oracle(fresh, a)}
                 assert got == want
+            # Fan-out writes to exactly the people the read rule lets read (the author excepted).
+            for alert in alerts:
+                if alert.status == "published":
+                    readers = {p.pk for p in people if _oracle(User.objects.get(pk=p.pk), alert)}
+                    assert set(audience(alert).values_list("pk", flat=True)) == readers - {alert.author_id}
             raise _Rollback
     except _Rollback:
         pass

@@ -150,3 +150,37 @@ class Indicator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.value}"
+
+
+class Delivery(models.Model):
+    """One alert version to one recipient on one channel: the outbox row written in the same
+    transaction as the publish, then worked off by the background workers. The key makes each
+    delivery happen once however often the fan-out runs."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Delivered"
+        FAILED = "failed", "Failed, will retry"
+        SKIPPED = "skipped", "Skipped (recipient no longer entitled)"
+        DEAD = "dead", "Gave up"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    version = models.PositiveIntegerField()
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries")
+    key = models.CharField(max_length=120, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["alert", "version", "status"], name="delivery_alert_status")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -19,6 +19,7 @@ from commonguard.core.audit import audit_record
 from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP, parse_tlp
 from commonguard.orgs.models import Organization
 from commonguard.sharing import indicators as ioc
+from commonguard.sharing.delivery import outbox_write
 from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert, AlertVersion, Indicator, SharingGroup
 from commonguard.sharing.warninglists import benign_matches
 
@@ -220,9 +221,11 @@ def _lock_for_change(actor: User, alert: Alert, *, allowed: tuple[str, ...], ver
 
 
 def _record_version(alert: Alert, actor: User, action: str, summary: str, data: dict[str, Any] | None = None) -> None:
-    """Snapshot the new version and append the audit row (same transaction as the change)."""
+    """Snapshot the new version, append the audit row and write the version's deliveries to the
+    outbox: all in the transaction of the change, so a version is never published unannounced."""
     _snapshot(alert, actor)
     audit_record(actor=actor, action=action, summary=summary, organization=alert.author_org, target=alert, data=data)
+    outbox_write(alert)
 
 
 @transaction.atomic

@@ -1,0 +1,139 @@
+"""Publish → outbox → worker → a real SMTP server on loopback. Each recipient once, the read rule
+re-checked at send time, retries after failure, and recovery of what a stopped worker left."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from commonguard.accounts.models import Membership
+from commonguard.core.tlp import TLP
+from commonguard.sharing.delivery import _deliver_batch, deliveries_resume
+from commonguard.sharing.models import Alert, Delivery
+from commonguard.sharing.services import alert_revoke
+from tests.sharing_helpers import make_alert
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _run_worker() -> None:
+    call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", verbosity=0)
+
+
+def _vetted_except(world, author: str) -> set[str]:
+    names = {
+        "ingham_member",
+        "ingham_admin",
+        "ingham_official",
+        "lansing_member",
+        "washtenaw_member",
+        "washtenaw_admin",
+        "liaison1",
+        "liaison2",
+        "analyst",
+        "coordinator",
+        "responder",
+    }
+    return {f"{n}@example.test" for n in names - {author}}
+
+
+def test_green_alert_reaches_every_vetted_person_once(world, smtp):
+    alert = make_alert(world["ingham_member"], world.ingham, TLP.GREEN, indicators=[(None, "hxxp://evil[.]example/a")])
+    assert Delivery.objects.filter(alert=alert, status="pending").count() == len(_vetted_except(world, "ingham_member"))
+    assert smtp.messages == []  # nothing inline: the worker sends
+    _run_worker()
+    received = sorted(m["To"] for m in smtp.messages)
+    assert received == sorted(_vetted_except(world, "ingham_member"))
+    message = smtp.messages[0]
+    assert message["Subject"].startswith("[TLP:GREEN] [Medium] ")
+    assert message["List-Unsubscribe"].startswith("<http")
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if part.get_content_type() in {"text/plain", "text/html"}
+    }
+    assert set(parts) == {"text/plain", "text/html"}
+    assert "hxxp[://]evil[.]example/a" in parts["text/plain"] and "http://evil.example" not in parts["text/plain"]
+    assert "From: Ingham County" in parts["text/plain"]
+    _run_worker()
+    assert len(smtp.messages) == len(received)  # run again: nobody gets it twice
+    assert set(Delivery.objects.filter(alert=alert).values_list("status", flat=True)) == {"sent"}
+
+
+def test_amber_goes_to_its_audience_only_and_anonymity_holds_in_mail(world, smtp):
+    make_alert(world["ingham_member"], world.ingham, TLP.AMBER, recipient_orgs=[world.washtenaw], anonymous=True)
+    _run_worker()
+    to = {m["To"]: m for m in smtp.messages}
+    assert set(to) == {
+        "ingham_admin@example.test",
+        "ingham_official@example.test",
+        "washtenaw_member@example.test",
+        "washtenaw_admin@example.test",
+    }
+    assert (
+        "From: A county in Region 1"
+        in to["washtenaw_member@example.test"].get_payload()[0].get_payload(decode=True).decode()
+    )
+    assert "From: Ingham County" in to["ingham_admin@example.test"].get_payload()[0].get_payload(decode=True).decode()
+
+
+def test_the_rule_is_checked_again_at_send_time(world, smtp):
+    alert = make_alert(world["ingham_member"], world.ingham, TLP.RED, recipient_people=[world["washtenaw_admin"]])
+    Membership.objects.filter(user=world["washtenaw_admin"]).update(status="removed")  # left before the worker ran
+    _run_worker()
+    assert smtp.messages == []
+    assert Delivery.objects.get(alert=alert).status == "skipped"
+
+
+def test_smtp_down_then_retry(world, smtp, settings):
+    real_port = settings.EMAIL_PORT
+    settings.EMAIL_PORT = 1  # nothing listens there
+    alert = make_alert(world["ingham_member"], world.ingham, TLP.RED, recipient_people=[world["washtenaw_admin"]])
+    _run_worker()
+    row = Delivery.objects.get(alert=alert)
+    assert (row.status, row.attempts) == ("failed", 1) and row.next_attempt_at > timezone.now()
+    settings.EMAIL_PORT = real_port
+    Delivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert deliveries_resume() == 1
+    _run_worker()
+    assert [m["To"] for m in smtp.messages] == ["washtenaw_admin@example.test"]
+    assert Delivery.objects.get(pk=row.pk).status == "sent"
+
+
+def test_what_a_stopped_worker_left_is_resumed_and_sent_once(world, smtp):
+    alert = make_alert(world["ingham_member"], world.ingham, TLP.GREEN)
+    # A worker got through two deliveries and died; its task will never finish.
+    first = list(Delivery.objects.filter(alert=alert).select_related("recipient").order_by("pk")[:2])
+    _deliver_batch(alert, first)
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.all().delete()
+    assert len(smtp.messages) == 2
+    assert deliveries_resume(older_than=timedelta(0)) == 1
+    _run_worker()
+    received = [m["To"] for m in smtp.messages]
+    assert sorted(received) == sorted(_vetted_except(world, "ingham_member"))
+    assert len(received) == len(set(received))
+
+
+def test_revocation_is_announced_and_flash_goes_first(world, smtp):
+    from django_tasks_db.models import DBTaskResult
+
+    alert = make_alert(
+        world["ingham_member"],
+        world.ingham,
+        TLP.RED,
+        recipient_people=[world["analyst"]],
+        severity=Alert.Severity.CRITICAL,
+    )
+    assert set(DBTaskResult.objects.values_list("queue_name", flat=True)) == {"flash"}
+    # Revoked before the worker sent version 1: the superseded version is skipped, and the
+    # revocation (which carries the whole alert) is what the recipient receives, once.
+    alert_revoke(actor=world["ingham_member"], alert=alert, reason="False positive.")
+    _run_worker()
+    subjects = [m["Subject"] for m in smtp.messages]
+    assert len(subjects) == 1 and subjects[0].startswith("[TLP:RED] [Critical (flash)] Revoked: ")
+    assert Delivery.objects.get(alert=alert, version=1).status == "skipped"
