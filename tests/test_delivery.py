@@ -137,3 +137,15 @@ def test_revocation_is_announced_and_flash_goes_first(world, smtp):
     subjects = [m["Subject"] for m in smtp.messages]
     assert len(subjects) == 1 and subjects[0].startswith("[TLP:RED] [Critical (flash)] Revoked: ")
     assert Delivery.objects.get(alert=alert, version=1).status == "skipped"
+
+
+def test_editors_see_delivery_receipts_others_get_404(world, smtp, as_persona):
+    alert = make_alert(world["ingham_member"], world.ingham, TLP.GREEN)
+    _run_worker()
+    page = as_persona("ingham_admin").get(f"/alerts/{alert.uuid}/receipts/")
+    assert page.status_code == 200
+    assert f"{len(_vetted_except(world, 'ingham_member'))} delivered" in page.content.decode()
+    detail = as_persona("ingham_member").get(f"/alerts/{alert.uuid}/").content.decode()
+    assert "Version 1, E-mail:" in detail
+    assert as_persona("washtenaw_member").get(f"/alerts/{alert.uuid}/receipts/").status_code == 404
+    assert "Version 1, E-mail:" not in as_persona("washtenaw_member").get(f"/alerts/{alert.uuid}/").content.decode()

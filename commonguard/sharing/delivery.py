@@ -177,3 +177,24 @@ def deliveries_resume(older_than: timedelta = timedelta(seconds=30)) -> int:
         queue = queue_for(alert) if alert else "default"
         deliver_alert.using(queue_name=queue).enqueue(alert_id, version)
     return len(pairs)
+
+
+def delivery_receipts(alert: Alert) -> list[dict[str, Any]]:
+    """Per version and channel, how many deliveries are delivered, pending, failed, skipped or dead.
+    For the alert's editors only (callers check `can_edit_alert`)."""
+    from django.db.models import Count
+
+    rows = (
+        Delivery.objects.filter(alert=alert)
+        .values("version", "channel", "status")
+        .annotate(n=Count("pk"))
+        .order_by("-version", "channel", "status")
+    )
+    table: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in rows:
+        entry = table.setdefault(
+            (row["version"], row["channel"]),
+            {"version": row["version"], "channel": Delivery.Channel(row["channel"]).label, "counts": {}},
+        )
+        entry["counts"][Delivery.Status(row["status"]).label] = row["n"]
+    return list(table.values())

@@ -12,4 +12,5 @@ urlpatterns = [
     path("<uuid:uuid>/edit/", views.alert_edit, name="edit"),
     path("<uuid:uuid>/publish/", views.alert_publish, name="publish"),
     path("<uuid:uuid>/revoke/", views.alert_revoke, name="revoke"),
+    path("<uuid:uuid>/receipts/", views.alert_receipts, name="receipts"),
 ]

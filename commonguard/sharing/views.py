@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyF
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_POST
@@ -22,6 +22,7 @@ from commonguard.core.tlp import GUIDANCE, TLP
 from commonguard.orgs import selectors as org_selectors
 from commonguard.orgs.models import Organization
 from commonguard.sharing import services
+from commonguard.sharing.delivery import delivery_receipts
 from commonguard.sharing.forms import AlertFilterForm, AlertForm, PreviewForm, RevokeForm, initial_for
 from commonguard.sharing.indicators import defang
 from commonguard.sharing.models import Alert, Indicator
@@ -105,8 +106,18 @@ def _render_detail(
         "can_edit": can_edit,
         "audience": _audience(alert) if can_edit else [],
         "revoke_form": (revoke_form or RevokeForm()) if can_revoke else None,
+        "receipts": delivery_receipts(alert) if can_edit else [],
     }
     return render(request, "sharing/alert_detail.html", context, status=status)
+
+
+@vetted_required
+def alert_receipts(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+    """htmx, polled: the delivery receipts of an alert, for its editors (404 for anyone else)."""
+    alert = _alert_get(request, uuid)
+    if not services.can_edit_alert(request.user, alert):
+        raise Http404
+    return render(request, "sharing/partials/receipts.html", {"alert": alert, "receipts": delivery_receipts(alert)})
 
 
 def _attack_url(technique: str) -> str:
