@@ -102,6 +102,8 @@ PERSONAS = [
     "removed_member",  # was in Ingham, removed
     "operator",  # runs the hub
 ]
+# Approved members of approved organisations, and the operator.
+VETTED_PERSONAS = [p for p in PERSONAS if p not in {"anonymous", "unvetted", "removed_member"}]
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from commonguard.sharing.group_services import sharing_group_create
 from commonguard.sharing.indicators import defang
 from commonguard.sharing.models import Alert, AlertVersion, Indicator, SharingGroup
 from commonguard.sharing.services import AlertInput, alert_publish, alert_save_draft
-from tests.conftest import PERSONAS
+from tests.conftest import PERSONAS, VETTED_PERSONAS
 
-VETTED = {p for p in PERSONAS if p not in {"anonymous", "unvetted", "removed_member"}}
+VETTED = set(VETTED_PERSONAS)
 INGHAM = {"ingham_member", "ingham_admin", "ingham_official"}
 
 # name: (author, TLP, audience, published?)

@@ -12,22 +12,9 @@ from django.test import Client
 
 from commonguard.core.models import AuditEvent
 from commonguard.sharing.models import Alert, AlertVersion, Indicator
-from tests.conftest import sign_in
+from tests.conftest import VETTED_PERSONAS, sign_in
 
-VETTED = [
-    "ingham_member",
-    "ingham_admin",
-    "ingham_official",
-    "lansing_member",
-    "washtenaw_member",
-    "washtenaw_admin",
-    "liaison1",
-    "liaison2",
-    "analyst",
-    "coordinator",
-    "responder",
-    "operator",
-]
+VETTED = VETTED_PERSONAS
 
 
 def _without_csrf(content: bytes) -> str:

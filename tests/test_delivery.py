@@ -14,6 +14,7 @@ from commonguard.core.tlp import TLP
 from commonguard.sharing.delivery import _deliver_batch, deliveries_resume
 from commonguard.sharing.models import Alert, Delivery
 from commonguard.sharing.services import alert_revoke
+from tests.conftest import VETTED_PERSONAS
 from tests.sharing_helpers import make_alert
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,20 +25,7 @@ def _run_worker() -> None:
 
 
 def _vetted_except(world, author: str) -> set[str]:
-    names = {
-        "ingham_member",
-        "ingham_admin",
-        "ingham_official",
-        "lansing_member",
-        "washtenaw_member",
-        "washtenaw_admin",
-        "liaison1",
-        "liaison2",
-        "analyst",
-        "coordinator",
-        "responder",
-    }
-    return {f"{n}@example.test" for n in names - {author}}
+    return {f"{n}@example.test" for n in VETTED_PERSONAS if n not in {author, "operator"}}
 
 
 def test_green_alert_reaches_every_vetted_person_once(world, smtp):

@@ -13,9 +13,9 @@ from commonguard.accounts.services import token_create
 from commonguard.core.audit import audit_record
 from commonguard.core.models import AuditEvent
 from commonguard.orgs.models import ContactAssignment, Organization
-from tests.conftest import PERSONAS
+from tests.conftest import PERSONAS, VETTED_PERSONAS
 
-VETTED = [p for p in PERSONAS if p not in {"anonymous", "unvetted", "removed_member"}]
+VETTED = VETTED_PERSONAS
 
 
 def _expect(visible_to: set[str]) -> list[tuple[str, bool]]:

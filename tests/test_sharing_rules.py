@@ -25,10 +25,10 @@ from commonguard.sharing.services import (
     alert_update,
     author_label,
 )
-from tests.conftest import PERSONAS
+from tests.conftest import PERSONAS, VETTED_PERSONAS
 from tests.sharing_helpers import make_alert
 
-VETTED = {p for p in PERSONAS if p not in {"anonymous", "unvetted", "removed_member"}}
+VETTED = set(VETTED_PERSONAS)
 INGHAM = {"ingham_member", "ingham_admin", "ingham_official"}
 WASHTENAW = {"washtenaw_member", "washtenaw_admin"}
 
