@@ -17,7 +17,7 @@ from commonguard.accounts.models import User
 from commonguard.core.tlp import GUIDANCE, TLP
 from commonguard.orgs.models import Organization
 from commonguard.sharing import indicators as ioc
-from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert, Indicator, SharingGroup
+from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert, Indicator, SharingGroup, Sighting
 from commonguard.sharing.services import AlertInput
 from commonguard.web.forms import Form
 
@@ -339,3 +339,21 @@ class RevokeForm(Form):
 class PreviewForm(Form):
     summary = forms.CharField(required=False, strip=False, max_length=MAX_MARKDOWN)
     recommended_actions = forms.CharField(required=False, strip=False, max_length=MAX_MARKDOWN)
+
+
+class AcknowledgeForm(Form):
+    organization = forms.TypedChoiceField(label="For", coerce=int)
+    note = forms.CharField(label="Note for the author (optional)", required=False, max_length=500)
+
+
+class SightingForm(Form):
+    organization = forms.TypedChoiceField(label="Where", coerce=int)
+    kind = forms.ChoiceField(label="What did you find?", choices=Sighting.Kind.choices)
+    indicator = forms.TypedChoiceField(label="Which indicator (optional)", coerce=int, required=False, empty_value=None)
+    seen_at = forms.DateTimeField(
+        label="When (optional; now if empty)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    count = forms.IntegerField(label="How many times", min_value=1, max_value=1_000_000_000, initial=1)
+    note = forms.CharField(label="Note (optional)", required=False, max_length=500)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from commonguard.core.tlp import TLP
-from commonguard.sharing.querysets import AlertQuerySet, IndicatorQuerySet, SharingGroupQuerySet
+from commonguard.sharing.querysets import AlertQuerySet, IndicatorQuerySet, ReactionQuerySet, SharingGroupQuerySet
 
 MAX_TITLE = 200
 MAX_MARKDOWN = 20_000
@@ -184,3 +184,49 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Acknowledgement(models.Model):
+    """A recipient organisation says "we have it, we are checking". One per organisation and alert."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="acknowledgements")
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReactionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [models.UniqueConstraint(fields=["alert", "organization"], name="ack_once_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.organization} acknowledged {self.alert}"
+
+
+class Sighting(models.Model):
+    """A recipient organisation saw the alert's activity in its own environment, or found it to be a
+    false positive there."""
+
+    class Kind(models.TextChoices):
+        SEEN = "seen", "Seen in our environment"
+        FALSE_POSITIVE = "false_positive", "False positive for us"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="sightings")
+    indicator = models.ForeignKey(Indicator, null=True, blank=True, on_delete=models.SET_NULL, related_name="sightings")
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    seen_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReactionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.alert} at {self.organization}"

@@ -65,3 +65,23 @@ class SharingGroupQuerySet(models.QuerySet):
         which alerts went to them is governed by the alerts' own rule."""
         viewer = viewer_for(user)
         return self.all() if viewer.is_vetted else self.none()
+
+
+class ReactionQuerySet(models.QuerySet):
+    """Acknowledgements and sightings: who reacted, and how, is shared with the alert's author
+    organisation, the reacting organisation itself and the state staff of the author's state; every
+    other reader of the alert learns only the counts (`sharing.selectors.reaction_counts`)."""
+
+    def visible_to(self, user: Any) -> ReactionQuerySet:
+        from commonguard.sharing.models import Alert
+
+        viewer = viewer_for(user)
+        if not viewer.is_vetted:
+            return self.none()
+        readable = Alert.objects.visible_to(user).values("pk")
+        insiders = (
+            Q(organization_id__in=viewer.org_ids)
+            | Q(alert__author_org_id__in=viewer.org_ids)
+            | Q(alert__author_org__state__in=viewer.staff_states)
+        )
+        return self.filter(insiders, alert__in=readable)

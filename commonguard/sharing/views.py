@@ -17,17 +17,27 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_POST
 
+from commonguard.accounts.viewer import viewer_for
 from commonguard.core.text import render_markdown
 from commonguard.core.tlp import GUIDANCE, TLP
 from commonguard.orgs import selectors as org_selectors
 from commonguard.orgs.models import Organization
 from commonguard.sharing import services
 from commonguard.sharing.delivery import delivery_receipts
-from commonguard.sharing.forms import AlertFilterForm, AlertForm, PreviewForm, RevokeForm, initial_for
+from commonguard.sharing.forms import (
+    AcknowledgeForm,
+    AlertFilterForm,
+    AlertForm,
+    PreviewForm,
+    RevokeForm,
+    SightingForm,
+    initial_for,
+)
 from commonguard.sharing.indicators import defang
-from commonguard.sharing.models import Alert, Indicator
+from commonguard.sharing.models import Acknowledgement, Alert, Indicator, Sighting
+from commonguard.sharing.reactions import alert_acknowledge, reaction_counts, sighting_report
 from commonguard.web.decorators import vetted_required
-from commonguard.web.errors import apply_validation_error, form_errors_text
+from commonguard.web.errors import apply_validation_error, form_errors_text, set_choices
 from commonguard.web.http import AuthedRequest
 
 PAGE_SIZE = 25
@@ -107,6 +117,7 @@ def _render_detail(
         "audience": _audience(alert) if can_edit else [],
         "revoke_form": (revoke_form or RevokeForm()) if can_revoke else None,
         "receipts": delivery_receipts(alert) if can_edit else [],
+        **_reactions_context(request, alert),
     }
     return render(request, "sharing/alert_detail.html", context, status=status)
 
@@ -331,3 +342,98 @@ def alert_revoke(request: AuthedRequest, uuid: UUID) -> HttpResponse:
 
 def _messages(exc: ValidationError | PermissionDenied) -> list[str]:
     return exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+
+
+# --- Recipients' answers: acknowledgements and sightings ---------------------------------------
+
+
+def _answering_orgs(request: AuthedRequest, alert: Alert) -> list[tuple[int, str]]:
+    """The person's organisations that can answer this alert (their own approved ones)."""
+    orgs = Organization.objects.visible_to(request.user).filter(pk__in=viewer_for(request.user).org_ids)
+    return [(o.pk, o.name) for o in orgs.order_by("sort_name")]
+
+
+def _reaction_forms(request: AuthedRequest, alert: Alert) -> tuple[AcknowledgeForm | None, SightingForm | None]:
+    if alert.status not in (Alert.Status.PUBLISHED, Alert.Status.UPDATED):
+        return None, None
+    orgs = _answering_orgs(request, alert)
+    done = set(Acknowledgement.objects.filter(alert=alert).values_list("organization_id", flat=True))
+    ack_orgs = [(pk, name) for pk, name in orgs if pk != alert.author_org_id and pk not in done]
+    ack_form = sighting_form = None
+    if ack_orgs:
+        ack_form = AcknowledgeForm(prefix="ack")
+        set_choices(ack_form, "organization", ack_orgs)
+    if orgs:
+        sighting_form = SightingForm(prefix="sighting")
+        set_choices(sighting_form, "organization", orgs)
+        indicators = Indicator.objects.visible_to(request.user).filter(alert=alert).order_by("kind", "value")
+        set_choices(
+            sighting_form,
+            "indicator",
+            [("", "— the alert as a whole —"), *((i.pk, defang(i.kind, i.value)) for i in indicators)],
+        )
+    return ack_form, sighting_form
+
+
+def _reactions_context(request: AuthedRequest, alert: Alert) -> dict[str, Any]:
+    ack_form, sighting_form = _reaction_forms(request, alert)
+    return {
+        "reaction_counts": reaction_counts(alert),
+        "acknowledgements": Acknowledgement.objects.visible_to(request.user)
+        .filter(alert=alert)
+        .select_related("organization", "user"),
+        "sightings": Sighting.objects.visible_to(request.user)
+        .filter(alert=alert)
+        .select_related("organization", "user", "indicator"),
+        "ack_form": ack_form,
+        "sighting_form": sighting_form,
+    }
+
+
+@vetted_required
+@require_POST
+def alert_acknowledge_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+    alert = _alert_get(request, uuid)
+    form = AcknowledgeForm(request.POST, prefix="ack")
+    set_choices(form, "organization", _answering_orgs(request, alert))
+    if form.is_valid():
+        org = Organization.objects.visible_to(request.user).get(pk=form.cleaned_data["organization"])
+        try:
+            alert_acknowledge(actor=request.user, alert=alert, organization=org, note=form.cleaned_data["note"])
+            messages.success(request, f"Acknowledged for {org.name}. The author can see it.")
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+    else:
+        messages.error(request, "Nothing was recorded: " + form_errors_text(form))
+    return redirect("sharing:alert", uuid=uuid)
+
+
+@vetted_required
+@require_POST
+def alert_sighting_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+    alert = _alert_get(request, uuid)
+    form = SightingForm(request.POST, prefix="sighting")
+    set_choices(form, "organization", _answering_orgs(request, alert))
+    indicators = Indicator.objects.visible_to(request.user).filter(alert=alert)
+    set_choices(form, "indicator", [("", "—"), *((i.pk, i.value) for i in indicators)])
+    if form.is_valid():
+        data = form.cleaned_data
+        org = Organization.objects.visible_to(request.user).get(pk=data["organization"])
+        indicator = indicators.filter(pk=data["indicator"]).first() if data["indicator"] else None
+        try:
+            sighting_report(
+                actor=request.user,
+                alert=alert,
+                organization=org,
+                kind=data["kind"],
+                seen_at=data["seen_at"],
+                count=data["count"],
+                indicator=indicator,
+                note=data["note"],
+            )
+            messages.success(request, "Thank you: your report is recorded and the author can see it.")
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+    else:
+        messages.error(request, "Nothing was recorded: " + form_errors_text(form))
+    return redirect("sharing:alert", uuid=uuid)

@@ -266,10 +266,26 @@ def _edit_published(page: Any, live_server: Any, hub: Hub) -> str:
     return "Update an alert"
 
 
+def _detail_recipient(page: Any, live_server: Any, hub: Hub) -> str:
+    """A recipient's view: the answers table and both answer forms opened."""
+    from commonguard.sharing.reactions import alert_acknowledge
+
+    alert = _publish(hub, tlp="green")
+    alert_acknowledge(actor=hub.liaison, alert=alert, organization=hub.state_it, note="Checking our VPNs")
+    sign_in_by_cookie(page.context, live_server, hub.liaison)
+    page.goto(f"/alerts/{alert.uuid}/")
+    for summary in page.locator("details > summary").all():
+        summary.click()
+    expect(page.get_by_role("button", name="Report")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("1 organisation acknowledged")
+    return alert.title
+
+
 ALERT_PAGES = {
     "alert-feed": _feed,
     "alert-detail": _detail,
     "alert-detail-revoked": _detail_revoked,
+    "alert-detail-recipient": _detail_recipient,
     "alert-compose": _compose,
     "alert-compose-errors": _compose_errors,
     "alert-edit-published": _edit_published,
