@@ -29,7 +29,7 @@ from commonguard.orgs.forms import (
 )
 from commonguard.orgs.models import ContactAssignment, Organization, Region
 from commonguard.web.decorators import vetted_required
-from commonguard.web.errors import form_errors_text, set_choices
+from commonguard.web.errors import error_text, form_errors_text, set_choices
 from commonguard.web.http import AuthedRequest
 
 PAGE_SIZE = 25
@@ -122,7 +122,7 @@ def _run(request: AuthedRequest, action: Any, success: str, **kwargs: Any) -> bo
     try:
         action(actor=request.user, **kwargs)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+        messages.error(request, error_text(exc))
         return False
     messages.success(request, success)
     return True

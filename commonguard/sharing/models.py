@@ -101,6 +101,21 @@ class Alert(models.Model):
         return self.status in self.LIVE_STATUSES
 
 
+# What an author writes (as opposed to status, audience and bookkeeping): saved by the services,
+# snapshotted into each version.
+ALERT_CONTENT_FIELDS = (
+    "title",
+    "summary",
+    "recommended_actions",
+    "category",
+    "severity",
+    "tlp",
+    "anonymous",
+    "attack_techniques",
+    "valid_until",
+)
+
+
 class AlertVersion(models.Model):
     """What an alert said at each publish and update: the version history."""
 

@@ -20,7 +20,15 @@ from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP, parse_tlp
 from commonguard.orgs.models import Organization
 from commonguard.sharing import indicators as ioc
 from commonguard.sharing.delivery import outbox_write
-from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert, AlertVersion, Indicator, SharingGroup
+from commonguard.sharing.models import (
+    ALERT_CONTENT_FIELDS,
+    MAX_MARKDOWN,
+    MAX_TITLE,
+    Alert,
+    AlertVersion,
+    Indicator,
+    SharingGroup,
+)
 from commonguard.sharing.warninglists import benign_matches
 
 _ATTACK_ID = re.compile(r"^T\d{4}(\.\d{3})?$")
@@ -143,17 +151,7 @@ def _clean(data: AlertInput, alert: Alert | None = None) -> tuple[AlertInput, li
 
 
 def _apply(alert: Alert, data: AlertInput, parsed: list[ioc.ParsedIndicator], warnings: Warnings) -> None:
-    for name in (
-        "title",
-        "summary",
-        "recommended_actions",
-        "category",
-        "severity",
-        "tlp",
-        "anonymous",
-        "attack_techniques",
-        "valid_until",
-    ):
+    for name in ALERT_CONTENT_FIELDS:
         setattr(alert, name, getattr(data, name))
     alert.save()
     alert.recipient_orgs.set(data.recipient_orgs)
@@ -173,22 +171,15 @@ def _apply(alert: Alert, data: AlertInput, parsed: list[ioc.ParsedIndicator], wa
 
 
 def _snapshot(alert: Alert, actor: User) -> AlertVersion:
-    snapshot = {
-        "title": alert.title,
-        "summary": alert.summary,
-        "recommended_actions": alert.recommended_actions,
-        "category": alert.category,
-        "severity": alert.severity,
-        "tlp": alert.tlp,
-        "anonymous": alert.anonymous,
-        "attack_techniques": alert.attack_techniques,
-        "valid_until": alert.valid_until.isoformat() if alert.valid_until else None,
-        "status": alert.status,
-        "recipient_orgs": sorted(alert.recipient_orgs.values_list("pk", flat=True)),
-        "sharing_groups": sorted(alert.sharing_groups.values_list("pk", flat=True)),
-        "recipient_people": sorted(alert.recipient_people.values_list("pk", flat=True)),
-        "indicators": [[i.kind, i.value] for i in alert.indicators.order_by("kind", "value")],
-    }
+    snapshot: dict[str, Any] = {name: getattr(alert, name) for name in ALERT_CONTENT_FIELDS}
+    snapshot.update(
+        valid_until=alert.valid_until.isoformat() if alert.valid_until else None,
+        status=alert.status,
+        recipient_orgs=sorted(alert.recipient_orgs.values_list("pk", flat=True)),
+        sharing_groups=sorted(alert.sharing_groups.values_list("pk", flat=True)),
+        recipient_people=sorted(alert.recipient_people.values_list("pk", flat=True)),
+        indicators=[[i.kind, i.value] for i in alert.indicators.order_by("kind", "value")],
+    )
     return AlertVersion.objects.create(alert=alert, version=alert.version, snapshot=snapshot, created_by=actor)
 
 

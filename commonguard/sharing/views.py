@@ -37,7 +37,7 @@ from commonguard.sharing.indicators import defang
 from commonguard.sharing.models import Acknowledgement, Alert, Indicator, Sighting
 from commonguard.sharing.reactions import alert_acknowledge, reaction_counts, sighting_report
 from commonguard.web.decorators import vetted_required
-from commonguard.web.errors import apply_validation_error, form_errors_text, set_choices
+from commonguard.web.errors import apply_validation_error, error_text, form_errors_text, set_choices
 from commonguard.web.http import AuthedRequest
 
 PAGE_SIZE = 25
@@ -402,7 +402,7 @@ def alert_acknowledge_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
             alert_acknowledge(actor=request.user, alert=alert, organization=org, note=form.cleaned_data["note"])
             messages.success(request, f"Acknowledged for {org.name}. The author can see it.")
         except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+            messages.error(request, error_text(exc))
     else:
         messages.error(request, "Nothing was recorded: " + form_errors_text(form))
     return redirect("sharing:alert", uuid=uuid)
@@ -433,7 +433,7 @@ def alert_sighting_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
             )
             messages.success(request, "Thank you: your report is recorded and the author can see it.")
         except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+            messages.error(request, error_text(exc))
     else:
         messages.error(request, "Nothing was recorded: " + form_errors_text(form))
     return redirect("sharing:alert", uuid=uuid)

@@ -29,3 +29,8 @@ def form_errors_text(form: forms.Form) -> str:
 
 def set_choices(form: forms.Form, name: str, choices: Any) -> None:
     cast(forms.ChoiceField, form.fields[name]).choices = choices
+
+
+def error_text(exc: ValidationError | PermissionDenied) -> str:
+    """A service's refusal as one sentence for a flash message."""
+    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
