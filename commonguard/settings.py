@@ -273,6 +273,16 @@ TASKS = {
     }
 }
 
+# Alert fan-out (docs/adr/0015-delivery-claims-and-channels.md).
+COMMONGUARD_FANOUT_PARALLEL = env.int("COMMONGUARD_FANOUT_PARALLEL", default=2)  # e-mail tasks per alert version
+COMMONGUARD_DELIVERY_LEASE_SECONDS = env.int("COMMONGUARD_DELIVERY_LEASE_SECONDS", default=120)
+COMMONGUARD_RETRY_BASE_SECONDS = env.int("COMMONGUARD_RETRY_BASE_SECONDS", default=30)  # 30 s, 1, 2, 4, 8 min
+COMMONGUARD_DIGEST_HOUR = env.int("COMMONGUARD_DIGEST_HOUR", default=7)  # local time of the daily digest
+# Webhooks go to public https endpoints only; tests, benchmarks and the demo may allow loopback.
+COMMONGUARD_WEBHOOK_ALLOW_PRIVATE = env.bool("COMMONGUARD_WEBHOOK_ALLOW_PRIVATE", default=DEMO)
+# How often a web process looks for new live-feed events (seconds).
+COMMONGUARD_LIVE_POLL_SECONDS = env.float("COMMONGUARD_LIVE_POLL_SECONDS", default=0.2)
+
 # --- Mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env.str("SMTP_HOST", default="127.0.0.1")

@@ -67,7 +67,10 @@ ANONYMOUS = Viewer(user_id=None)
 
 
 def viewer_for(user: Any) -> Viewer:
-    """The Viewer for `user`, cached on the user object for the life of the request."""
+    """The Viewer for `user`, cached on the user object for the life of the request. A Viewer
+    passes through unchanged (see `organization_viewer`)."""
+    if isinstance(user, Viewer):
+        return user
     if user is None or isinstance(user, AnonymousUser) or not getattr(user, "is_authenticated", False):
         return ANONYMOUS
     if not user.is_active:
@@ -78,6 +81,23 @@ def viewer_for(user: Any) -> Viewer:
     viewer = _compute(user)
     setattr(user, _CACHE_ATTR, viewer)
     return viewer
+
+
+# Stands for "no person": matches no user row, so nothing addressed to a person (TLP:RED) applies.
+NO_PERSON = 0
+
+
+def organization_viewer(organization: Any) -> Viewer:
+    """An approved organisation as a whole, for what is delivered to it rather than to a person (its
+    webhooks): it reads what every approved member reads by virtue of the organisation (CLEAR, GREEN,
+    AMBER addressed to it), never what names people (RED), and has no state-staff sight (anonymous
+    authors stay anonymous). An organisation that is not approved reads nothing."""
+    from commonguard.accounts.models import Role
+    from commonguard.orgs.models import Organization
+
+    if organization.status != Organization.Status.APPROVED:
+        return Viewer(user_id=NO_PERSON)
+    return Viewer(user_id=NO_PERSON, roles_by_org={organization.pk: Role.MEMBER})
 
 
 def forget_viewer(user: Any) -> None:

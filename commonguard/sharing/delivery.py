@@ -1,32 +1,52 @@
 """Fan-out of an alert version to its audience (the outbox) and its delivery by the workers.
 
 `outbox_write` runs inside the publishing transaction: one `Delivery` row per recipient and
-channel, keyed so that writing twice adds nothing. After commit a task works them off; the task
-re-checks `Alert.objects.visible_to(recipient)` for every row at send time (a recipient removed in
-between gets nothing), and `deliveries_resume` picks up whatever a crashed worker left behind.
+channel (live feed and e-mail per person, as their preferences say; one per entitled webhook),
+keyed so that writing twice adds nothing. After commit, one task per channel works them off.
+
+A worker *claims* a batch of due rows with a conditional UPDATE before sending (status `sending`,
+a claim token, a time), so two workers never send the same row, on SQLite or PostgreSQL. Before
+sending, each batch is re-checked against the read rule *at send time* (a recipient removed in
+between gets nothing). A worker killed mid-batch leaves rows `sending`; after the lease
+(`COMMONGUARD_DELIVERY_LEASE_SECONDS`) `deliveries_resume` hands them out again. A message whose
+SMTP or HTTP exchange finished just before the kill may then go out twice: it carries the same
+Message-ID / X-CommonGuard-Delivery id both times, so the receiver can recognise it (ADR 15).
+
 Critical alerts use the `flash` queue, never behind bulk work."""
 
 from __future__ import annotations
 
+import html
+import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
 from commonguard.accounts.models import User
+from commonguard.accounts.viewer import Viewer
 from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP
 from commonguard.sharing.indicators import defang
-from commonguard.sharing.models import Alert, Delivery
+from commonguard.sharing.models import Alert, AlertPreference, Delivery, LiveEvent, Webhook
 
 BATCH = 200
 MAX_ATTEMPTS = 6
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Alert.Severity.values)}
+UNSUBSCRIBE_SALT = "commonguard.sharing.unsubscribe"
+_RECIPIENT_MARK = "\x1frecipient\x1f"
+_UNSUBSCRIBE_MARK = "\x1funsubscribe\x1f"
+
+
+# --- Who -------------------------------------------------------------------------------------
 
 
 def audience(alert: Alert) -> QuerySet[User]:
@@ -37,33 +57,286 @@ def audience(alert: Alert) -> QuerySet[User]:
     if alert.tlp == TLP.RED:
         people = people.filter(pk__in=alert.recipient_people.values("pk"))
     elif alert.tlp in NAMED_ORGANISATION_LABELS:
-        orgs = {alert.author_org_id, *alert.recipient_orgs.values_list("pk", flat=True)}
-        for group in alert.sharing_groups.all():
-            orgs.update(group.organizations.values_list("pk", flat=True))
-        people = User.objects.filter(vetted & Q(memberships__organization_id__in=orgs))
+        people = User.objects.filter(vetted & Q(memberships__organization_id__in=audience_org_ids(alert)))
     return people.exclude(pk=alert.author_id).distinct()
+
+
+def audience_org_ids(alert: Alert) -> set[int]:
+    """The organisations an AMBER or AMBER+STRICT alert is addressed to, its author's included."""
+    orgs = {alert.author_org_id, *alert.recipient_orgs.values_list("pk", flat=True)}
+    for group in alert.sharing_groups.all():
+        orgs.update(group.organizations.values_list("pk", flat=True))
+    return orgs
+
+
+def entitled_people(alert: Alert, user_ids: Iterable[int]) -> set[int]:
+    """Of `user_ids`, those who may read `alert` now: the read rule for a whole batch in one query."""
+    ids = list(user_ids)
+    if alert.status not in Alert.LIVE_STATUSES:
+        return set()
+    return set(audience(alert).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def webhook_entitled(alert: Alert, webhook: Webhook) -> bool:
+    """The read rule for an organisation as a whole, and the endpoint's own ceiling and filters."""
+    from commonguard.accounts.viewer import organization_viewer
+    from commonguard.core.tlp import TLP_ORDER
+
+    if not webhook.active or alert.tlp == TLP.RED:
+        return False
+    if TLP_ORDER.index(TLP(alert.tlp)) > TLP_ORDER.index(TLP(webhook.max_tlp)):
+        return False
+    viewer: Viewer = organization_viewer(webhook.organization)
+    return Alert.objects.visible_to(viewer).filter(pk=alert.pk).exists()
+
+
+def wants(alert: Alert, categories: list[str], min_severity: str) -> bool:
+    """A person's or endpoint's filters. Critical (flash) alerts pass every filter."""
+    if alert.severity == Alert.Severity.CRITICAL:
+        return True
+    if categories and alert.category not in categories:
+        return False
+    return SEVERITY_RANK[alert.severity] >= SEVERITY_RANK.get(min_severity, 0)
 
 
 def queue_for(alert: Alert) -> str:
     return "flash" if alert.severity == Alert.Severity.CRITICAL else "default"
 
 
+# --- The outbox ------------------------------------------------------------------------------
+
+
 def outbox_write(alert: Alert) -> int:
     """Write this version's deliveries (call inside the publishing transaction)."""
-    rows = [
-        Delivery(
-            alert=alert,
-            version=alert.version,
-            channel=Delivery.Channel.EMAIL,
-            recipient_id=user_id,
-            key=f"{alert.uuid}:{alert.version}:email:{user_id}",
+    prefix = f"{alert.uuid}:{alert.version}"
+    people = list(audience(alert).values_list("pk", flat=True))
+    preferences = {p.user_id: p for p in AlertPreference.objects.filter(user_id__in=people)}
+    rows: list[Delivery] = []
+    for user_id in people:
+        rows.append(_row(alert, Delivery.Channel.APP, f"{prefix}:app:{user_id}", recipient_id=user_id))
+        preference = preferences.get(user_id)
+        if preference is not None and not (
+            preference.email and wants(alert, preference.categories, preference.min_severity)
+        ):
+            continue
+        held = (
+            preference is not None
+            and preference.email_mode == AlertPreference.Mode.DIGEST
+            and alert.severity != Alert.Severity.CRITICAL
         )
-        for user_id in audience(alert).values_list("pk", flat=True)
-    ]
+        status = Delivery.Status.HELD if held else Delivery.Status.PENDING
+        key = f"{prefix}:email:{user_id}"
+        rows.append(_row(alert, Delivery.Channel.EMAIL, key, recipient_id=user_id, status=status))
+    for webhook in _candidate_webhooks(alert):
+        if wants(alert, webhook.categories, webhook.min_severity):
+            rows.append(_row(alert, Delivery.Channel.WEBHOOK, f"{prefix}:webhook:{webhook.pk}", webhook_id=webhook.pk))
     Delivery.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     alert_id, version, queue = alert.pk, alert.version, queue_for(alert)
-    transaction.on_commit(lambda: deliver_alert.using(queue_name=queue).enqueue(alert_id, version))
+    transaction.on_commit(lambda: enqueue_fanout(alert_id, version, queue))
     return len(rows)
+
+
+def _row(alert: Alert, channel: str, key: str, status: str = Delivery.Status.PENDING, **target: Any) -> Delivery:
+    return Delivery(alert=alert, version=alert.version, channel=channel, key=key, status=status, **target)
+
+
+def _candidate_webhooks(alert: Alert) -> QuerySet[Webhook]:
+    from commonguard.core.tlp import TLP_ORDER
+
+    if alert.tlp == TLP.RED:
+        return Webhook.objects.none()
+    allowed = [t for t in TLP_ORDER[TLP_ORDER.index(TLP(alert.tlp)) :] if t != TLP.RED]
+    hooks = Webhook.objects.filter(active=True, max_tlp__in=allowed, organization__status="approved")
+    if alert.tlp in NAMED_ORGANISATION_LABELS:
+        hooks = hooks.filter(organization_id__in=audience_org_ids(alert))
+    return hooks.select_related("organization")
+
+
+def enqueue_fanout(alert_id: int, version: int, queue: str) -> None:
+    """One task per channel, the live feed first; e-mail gets `COMMONGUARD_FANOUT_PARALLEL` tasks so
+    that several workers share a large audience (claims keep them apart)."""
+    deliver_alert.using(queue_name=queue).enqueue(alert_id, version, Delivery.Channel.APP)
+    deliver_alert.using(queue_name=queue).enqueue(alert_id, version, Delivery.Channel.WEBHOOK)
+    for _ in range(max(1, settings.COMMONGUARD_FANOUT_PARALLEL)):
+        deliver_alert.using(queue_name=queue).enqueue(alert_id, version, Delivery.Channel.EMAIL)
+
+
+# --- The workers -----------------------------------------------------------------------------
+
+
+def _due(now: Any) -> Q:
+    lease = timedelta(seconds=settings.COMMONGUARD_DELIVERY_LEASE_SECONDS)
+    return (
+        Q(status=Delivery.Status.PENDING)
+        | Q(status=Delivery.Status.FAILED, next_attempt_at__lte=now)
+        | Q(status=Delivery.Status.SENDING, claimed_at__lte=now - lease)
+    )
+
+
+def claim(alert_id: int, version: int, channel: str, limit: int = BATCH) -> list[Delivery]:
+    """Take up to `limit` due rows for this worker: a conditional UPDATE, so a row another worker
+    took in between is not taken again."""
+    now = timezone.now()
+    candidates = list(
+        Delivery.objects.filter(_due(now), alert_id=alert_id, version=version, channel=channel)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not candidates:
+        return []
+    token = uuid.uuid4().hex
+    Delivery.objects.filter(_due(now), pk__in=candidates).update(
+        status=Delivery.Status.SENDING, claim=token, claimed_at=now
+    )
+    return list(Delivery.objects.filter(claim=token).select_related("recipient", "webhook__organization"))
+
+
+def _failed(row: Delivery, error: str, now: Any) -> None:
+    row.status = Delivery.Status.DEAD if row.attempts >= MAX_ATTEMPTS else Delivery.Status.FAILED
+    row.last_error = error[:300]
+    row.next_attempt_at = now + timedelta(seconds=settings.COMMONGUARD_RETRY_BASE_SECONDS * 2 ** (row.attempts - 1))
+
+
+def _save(rows: list[Delivery]) -> None:
+    Delivery.objects.bulk_update(
+        rows, ["status", "attempts", "last_error", "next_attempt_at", "sent_at", "claim", "response_code"]
+    )
+
+
+def _skip(rows: list[Delivery], reason: str = "not entitled at send time") -> None:
+    for row in rows:
+        row.status, row.last_error, row.claim = Delivery.Status.SKIPPED, reason, ""
+
+
+def _deliver_app(alert: Alert, rows: list[Delivery]) -> int:
+    entitled = entitled_people(alert, [row.recipient_id for row in rows if row.recipient_id])
+    now = timezone.now()
+    to = [row for row in rows if row.recipient_id in entitled]
+    _skip([row for row in rows if row.recipient_id not in entitled])
+    for row in to:
+        row.status, row.sent_at, row.claim, row.attempts = Delivery.Status.SENT, now, "", row.attempts + 1
+    with transaction.atomic():
+        _save(rows)
+        if to:
+            LiveEvent.objects.create(alert=alert, version=alert.version, user_ids=[row.recipient_id for row in to])
+    return len(to)
+
+
+def _deliver_email(alert: Alert, rows: list[Delivery]) -> int:
+    """Send one batch over one SMTP connection; record each row's outcome."""
+    entitled = entitled_people(alert, [row.recipient_id for row in rows if row.recipient_id])
+    to_send = [row for row in rows if row.recipient_id in entitled]
+    _skip([row for row in rows if row.recipient_id not in entitled])
+    now = timezone.now()
+    sent = 0
+    renderer = EmailRenderer(alert)
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception as exc:  # the mail server is unreachable: every row retries later
+        for row in to_send:
+            row.attempts += 1
+            _failed(row, f"{type(exc).__name__}: {exc}", now)
+        to_send = []
+    try:
+        for row in to_send:
+            row.attempts += 1
+            try:
+                assert row.recipient is not None  # e-mail rows always name a person
+                renderer.message(row.recipient, connection).send()
+            except Exception as exc:  # any SMTP or network failure: retry later
+                _failed(row, f"{type(exc).__name__}: {exc}", now)
+                continue
+            row.status, row.sent_at, row.last_error, row.claim = Delivery.Status.SENT, timezone.now(), "", ""
+            sent += 1
+    finally:
+        connection.close()
+        _save(rows)
+    return sent
+
+
+def _deliver_webhooks(alert: Alert, rows: list[Delivery]) -> int:
+    from commonguard.sharing.webhooks import post_all
+
+    entitled = [row for row in rows if row.webhook is not None and webhook_entitled(alert, row.webhook)]
+    _skip([row for row in rows if row not in entitled])
+    now = timezone.now()
+    sent = 0
+    for row, (code, error) in zip(entitled, post_all(alert, entitled), strict=True):
+        row.attempts += 1
+        row.response_code = code
+        if error:
+            _failed(row, error, now)
+        else:
+            row.status, row.sent_at, row.last_error, row.claim = Delivery.Status.SENT, timezone.now(), "", ""
+            sent += 1
+    _save(rows)
+    return sent
+
+
+SENDERS = {
+    Delivery.Channel.APP: _deliver_app,
+    Delivery.Channel.EMAIL: _deliver_email,
+    Delivery.Channel.WEBHOOK: _deliver_webhooks,
+}
+
+
+@task(queue_name="default")
+def deliver_alert(alert_id: int, version: int, channel: str = Delivery.Channel.EMAIL) -> int:
+    """Work off the due deliveries of one alert version on one channel, a claimed batch at a time."""
+    alert = Alert.objects.select_related("author_org__region").filter(pk=alert_id).first()
+    if alert is None or alert.version != version:
+        # A newer version superseded this one before it went out: its own fan-out tells everyone.
+        Delivery.objects.filter(_due(timezone.now()), alert_id=alert_id, version=version).update(
+            status=Delivery.Status.SKIPPED, last_error="superseded by a newer version", claim=""
+        )
+        return 0
+    send = SENDERS[Delivery.Channel(channel)]
+    batch = 50 if channel == Delivery.Channel.WEBHOOK else BATCH
+    total = 0
+    while rows := claim(alert_id, version, channel, batch):
+        total += send(alert, rows)
+    return total
+
+
+def deliveries_resume(older_than: timedelta = timedelta(seconds=30)) -> int:
+    """Re-enqueue the fan-out of every alert version with deliveries still due: what a killed
+    worker left pending or claimed past its lease, and failures whose retry time has come.
+    Returns how many (alert, version, channel) fan-outs were enqueued."""
+    now = timezone.now()
+    LiveEvent.objects.filter(created_at__lt=now - timedelta(days=1)).delete()
+    due = Delivery.objects.filter(_due(now)).exclude(status=Delivery.Status.PENDING, created_at__gt=now - older_than)
+    triples = set(due.values_list("alert_id", "version", "channel"))
+    severities = dict(Alert.objects.filter(pk__in={a for a, _, _ in triples}).values_list("pk", "severity"))
+    for alert_id, version, channel in triples:
+        queue = "flash" if severities.get(alert_id) == Alert.Severity.CRITICAL else "default"
+        deliver_alert.using(queue_name=queue).enqueue(alert_id, version, channel)
+    return len(triples)
+
+
+def redeliver(rows: QuerySet[Delivery]) -> int:
+    """Give dead or failed deliveries a fresh start (the dead-letter view's button)."""
+    rows = rows.filter(status__in=[Delivery.Status.DEAD, Delivery.Status.FAILED])
+    triples = set(rows.values_list("alert_id", "version", "channel"))
+    count = rows.update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=None, last_error="", claim="")
+    for alert_id, version, channel in triples:
+        deliver_alert.using(queue_name="default").enqueue(alert_id, version, channel)
+    return count
+
+
+# --- E-mail ----------------------------------------------------------------------------------
+
+
+def unsubscribe_token(user: User) -> str:
+    return signing.dumps(user.pk, salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_user_id(token: str) -> int | None:
+    try:
+        value = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=timedelta(days=365))
+    except signing.BadSignature:
+        return None
+    return value if isinstance(value, int) else None
 
 
 def _subject(alert: Alert) -> str:
@@ -72,118 +345,136 @@ def _subject(alert: Alert) -> str:
     return f"[{TLP(alert.tlp).label}] [{alert.get_severity_display()}] {prefix}{alert.title}"[:250]
 
 
-def _message(alert: Alert, user: User, connection: Any) -> EmailMultiAlternatives:
-    from commonguard.core.text import render_markdown
-    from commonguard.sharing.services import author_label
+class EmailRenderer:
+    """Renders an alert's e-mail once per way of naming its author, then fills in each recipient:
+    a national fan-out must not run the template engine 90,000 times."""
 
-    context = {
-        "alert": alert,
-        "tlp_label": TLP(alert.tlp).label,
-        "author": author_label(alert, user),
-        "summary_html": render_markdown(alert.summary),
-        "actions_html": render_markdown(alert.recommended_actions),
-        "indicators": [(i.get_kind_display(), defang(i.kind, i.value)) for i in alert.indicators.all()],
-        "link": settings.COMMONGUARD_SITE_URL + reverse("sharing:alert", kwargs={"uuid": alert.uuid}),
-        "preferences": settings.COMMONGUARD_SITE_URL + reverse("accounts:account"),
-        "recipient": user,
-    }
-    message = EmailMultiAlternatives(
-        subject=_subject(alert),
-        body=render_to_string("sharing/email/alert.txt", context),
-        to=[user.email],
-        connection=connection,
-        headers={"List-Unsubscribe": f"<{context['preferences']}>", "X-CommonGuard-TLP": TLP(alert.tlp).label},
-    )
-    message.attach_alternative(render_to_string("sharing/email/alert.html", context), "text/html")
-    return message
+    def __init__(self, alert: Alert) -> None:
+        self.alert = alert
+        self.site = settings.COMMONGUARD_SITE_URL
+        self._bodies: dict[str, tuple[str, str]] = {}
+        self._indicators = [(i.get_kind_display(), defang(i.kind, i.value)) for i in alert.indicators.all()]
+
+    def _body(self, user: User) -> tuple[str, str]:
+        from commonguard.core.text import render_markdown
+        from commonguard.sharing.services import author_label
+
+        author = author_label(self.alert, user)
+        if author not in self._bodies:
+            context = {
+                "alert": self.alert,
+                "tlp_label": TLP(self.alert.tlp).label,
+                "author": author,
+                "summary_html": render_markdown(self.alert.summary),
+                "actions_html": render_markdown(self.alert.recommended_actions),
+                "indicators": self._indicators,
+                "link": self.site + reverse("sharing:alert", kwargs={"uuid": self.alert.uuid}),
+                "preferences": self.site + reverse("sharing:preferences"),
+                "recipient": _RECIPIENT_MARK,
+                "unsubscribe": _UNSUBSCRIBE_MARK,
+            }
+            self._bodies[author] = (
+                render_to_string("sharing/email/alert.txt", context),
+                render_to_string("sharing/email/alert.html", context),
+            )
+        return self._bodies[author]
+
+    def message(self, user: User, connection: Any) -> EmailMultiAlternatives:
+        text, html_body = self._body(user)
+        unsubscribe = self.site + reverse("sharing:unsubscribe", kwargs={"token": unsubscribe_token(user)})
+        text = text.replace(_RECIPIENT_MARK, user.email).replace(_UNSUBSCRIBE_MARK, unsubscribe)
+        html_body = html_body.replace(_RECIPIENT_MARK, html.escape(user.email)).replace(
+            _UNSUBSCRIBE_MARK, html.escape(unsubscribe)
+        )
+        domain = self.site.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "commonguard.invalid"
+        message = EmailMultiAlternatives(
+            subject=_subject(self.alert),
+            body=text,
+            to=[user.email],
+            connection=connection,
+            headers={
+                # The same id however often it is sent: a receiver can drop a re-send after a crash.
+                "Message-ID": f"<{self.alert.uuid}.{self.alert.version}.{user.pk}@{domain}>",
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "X-CommonGuard-TLP": TLP(self.alert.tlp).label,
+            },
+        )
+        message.attach_alternative(html_body, "text/html")
+        return message
 
 
-def _deliver_batch(alert: Alert, rows: list[Delivery]) -> int:
-    """Send one batch over one SMTP connection; record each row's outcome (sent, skipped, failed)."""
-    now = timezone.now()
+# --- The daily digest ------------------------------------------------------------------------
+
+
+def digest_send(now: Any = None) -> int:
+    """Send each person their held alerts in one e-mail, once a day after `COMMONGUARD_DIGEST_HOUR`
+    (local time); the `DigestRun` row makes it once per day whichever process runs it. Returns
+    how many digests went out."""
+    from commonguard.sharing.models import DigestRun
+
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    if local.hour < settings.COMMONGUARD_DIGEST_HOUR:
+        return 0
+    run, created = DigestRun.objects.get_or_create(day=local.date())
+    if not created:
+        return 0
     sent = 0
-    to_send: list[Delivery] = []
-    for row in rows:
-        # The rule at send time, not at publish time.
-        if Alert.objects.visible_to(row.recipient).filter(pk=alert.pk).exists():
-            to_send.append(row)
-        else:
-            row.status, row.last_error = Delivery.Status.SKIPPED, "not entitled at send time"
-
-    def failed(row: Delivery, exc: BaseException) -> None:
-        row.status = Delivery.Status.DEAD if row.attempts >= MAX_ATTEMPTS else Delivery.Status.FAILED
-        row.last_error = f"{type(exc).__name__}: {exc}"[:300]
-        row.next_attempt_at = now + timedelta(seconds=30 * 2**row.attempts)
-
+    people = set(
+        Delivery.objects.filter(status=Delivery.Status.HELD, channel=Delivery.Channel.EMAIL).values_list(
+            "recipient_id", flat=True
+        )
+    )
     connection = get_connection()
-    try:
-        connection.open()
-    except Exception as exc:  # the mail server is unreachable: every row retries later
-        for row in to_send:
-            row.attempts += 1
-            failed(row, exc)
-        to_send = []
-    try:
-        for row in to_send:
-            row.attempts += 1
-            try:
-                _message(alert, row.recipient, connection).send()
-            except Exception as exc:  # any SMTP or network failure: retry later
-                failed(row, exc)
-                continue
-            row.status, row.sent_at, row.last_error = Delivery.Status.SENT, timezone.now(), ""
+    for user in User.objects.filter(pk__in=people):
+        if _send_digest(user, connection, now):
             sent += 1
-    finally:
-        connection.close()
-    Delivery.objects.bulk_update(rows, ["status", "attempts", "last_error", "next_attempt_at", "sent_at"])
+    DigestRun.objects.filter(pk=run.pk).update(sent=sent)
     return sent
 
 
-@task(queue_name="default")
-def deliver_alert(alert_id: int, version: int) -> int:
-    """Work off the due deliveries of one alert version, in batches."""
-    alert = Alert.objects.select_related("author_org__region").filter(pk=alert_id).first()
-    if alert is None or alert.version != version:
-        version_rows = Delivery.objects.filter(alert_id=alert_id, version=version, status=Delivery.Status.PENDING)
-        # A newer version superseded this one before it went out: its own fan-out tells everyone.
-        version_rows.update(status=Delivery.Status.SKIPPED, last_error="superseded by a newer version")
-        return 0
-    total = 0
-    while True:
-        due = Q(status=Delivery.Status.PENDING) | Q(status=Delivery.Status.FAILED, next_attempt_at__lte=timezone.now())
-        with transaction.atomic():
-            rows = list(
-                Delivery.objects.select_for_update(skip_locked=True)
-                .select_related("recipient")
-                .filter(due, alert_id=alert_id, version=version)
-                .order_by("pk")[:BATCH]
-            )
-            if not rows:
-                return total
-            total += _deliver_batch(alert, rows)
+def _send_digest(user: User, connection: Any, now: Any) -> bool:
+    held = Delivery.objects.filter(recipient=user, channel=Delivery.Channel.EMAIL, status=Delivery.Status.HELD)
+    readable = set(Alert.objects.visible_to(user).values_list("pk", flat=True))
+    rows = list(held.select_related("alert"))
+    latest: dict[int, Alert] = {}
+    for row in rows:
+        if row.alert_id in readable:
+            latest[row.alert_id] = row.alert
+    with transaction.atomic():
+        gone = held.exclude(alert_id__in=readable)
+        gone.update(status=Delivery.Status.SKIPPED, last_error="not entitled at send time")
+        if not latest:
+            return False
+        alerts = sorted(latest.values(), key=lambda a: (SEVERITY_RANK[a.severity], a.published_at), reverse=True)
+        context = {
+            "alerts": alerts,
+            "site": settings.COMMONGUARD_SITE_URL,
+            "preferences": settings.COMMONGUARD_SITE_URL + reverse("sharing:preferences"),
+            "unsubscribe": settings.COMMONGUARD_SITE_URL
+            + reverse("sharing:unsubscribe", kwargs={"token": unsubscribe_token(user)}),
+        }
+        worst = max((TLP(a.tlp) for a in alerts), key=lambda t: list(TLP).index(t))
+        message = EmailMultiAlternatives(
+            subject=f"[{worst.label}] CommonGuard daily digest: {len(alerts)} alert(s)",
+            body=render_to_string("sharing/email/digest.txt", context),
+            to=[user.email],
+            connection=connection,
+            headers={"List-Unsubscribe": f"<{context['unsubscribe']}>", "X-CommonGuard-TLP": worst.label},
+        )
+        message.attach_alternative(render_to_string("sharing/email/digest.html", context), "text/html")
+        message.send()
+        held.filter(alert_id__in=readable).update(status=Delivery.Status.SENT, sent_at=now, attempts=1)
+    return True
 
 
-def deliveries_resume(older_than: timedelta = timedelta(seconds=30)) -> int:
-    """Re-enqueue the fan-out of every alert version with deliveries still due: what a killed
-    worker left pending, and failures whose retry time has come. Returns how many were enqueued."""
-    cutoff = timezone.now() - older_than
-    due = Delivery.objects.filter(
-        Q(status=Delivery.Status.PENDING, created_at__lte=cutoff)
-        | Q(status=Delivery.Status.FAILED, next_attempt_at__lte=timezone.now())
-    )
-    pairs = set(due.values_list("alert_id", "version"))
-    for alert_id, version in pairs:
-        alert = Alert.objects.filter(pk=alert_id).first()
-        queue = queue_for(alert) if alert else "default"
-        deliver_alert.using(queue_name=queue).enqueue(alert_id, version)
-    return len(pairs)
+# --- Receipts --------------------------------------------------------------------------------
 
 
 def delivery_receipts(alert: Alert) -> list[dict[str, Any]]:
     """Per version and channel, how many deliveries are delivered, pending, failed, skipped or dead.
     For the alert's editors only (callers check `can_edit_alert`)."""
-    from django.db.models import Count
-
     rows = (
         Delivery.objects.filter(alert=alert)
         .values("version", "channel", "status")

@@ -17,7 +17,16 @@ from commonguard.accounts.models import User
 from commonguard.core.tlp import GUIDANCE, TLP
 from commonguard.orgs.models import Organization
 from commonguard.sharing import indicators as ioc
-from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert, Indicator, SharingGroup, Sighting
+from commonguard.sharing.models import (
+    MAX_MARKDOWN,
+    MAX_TITLE,
+    Alert,
+    AlertPreference,
+    Indicator,
+    SharingGroup,
+    Sighting,
+    Webhook,
+)
 from commonguard.sharing.services import AlertInput
 from commonguard.web.forms import Form
 
@@ -357,3 +366,47 @@ class SightingForm(Form):
     )
     count = forms.IntegerField(label="How many times", min_value=1, max_value=1_000_000_000, initial=1)
     note = forms.CharField(label="Note (optional)", required=False, max_length=500)
+
+
+class PreferencesForm(Form):
+    email = forms.BooleanField(label="Send me alerts by e-mail", required=False)
+    email_mode = forms.ChoiceField(
+        label="When",
+        choices=AlertPreference.Mode.choices,
+        widget=forms.RadioSelect,
+        help_text="Critical (flash) alerts always come at once.",
+    )
+    browser_notifications = forms.BooleanField(
+        label="Pop up new alerts in my browser while CommonGuard is open", required=False
+    )
+    categories = forms.MultipleChoiceField(
+        label="Only these categories",
+        choices=Alert.Category.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: every category. Critical alerts come whatever you tick.",
+    )
+    min_severity = forms.ChoiceField(label="From this severity up", choices=Alert.Severity.choices[:3])
+
+
+class WebhookForm(Form):
+    name = forms.CharField(label="Name", max_length=120, help_text="For you: “SOC SIEM”, “#security in Slack”.")
+    url = forms.URLField(
+        label="Address", max_length=500, assume_scheme="https", help_text="A public https:// endpoint."
+    )
+    preset = forms.ChoiceField(label="Format", choices=Webhook.Preset.choices)
+    max_tlp = forms.ChoiceField(
+        label="Most restricted label it may receive",
+        choices=[(t.value, t.label) for t in TLP if t != TLP.RED],
+        help_text="Choose AMBER only if everyone who reads that endpoint may read AMBER alerts. "
+        "TLP:RED never goes to a webhook.",
+    )
+    categories = forms.MultipleChoiceField(
+        label="Only these categories",
+        choices=Alert.Category.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: every category.",
+    )
+    min_severity = forms.ChoiceField(label="From this severity up", choices=Alert.Severity.choices[:3])
+    active = forms.BooleanField(label="Active", required=False, initial=True)

@@ -8,7 +8,13 @@ from django.conf import settings
 from django.db import models
 
 from commonguard.core.tlp import TLP
-from commonguard.sharing.querysets import AlertQuerySet, IndicatorQuerySet, ReactionQuerySet, SharingGroupQuerySet
+from commonguard.sharing.querysets import (
+    AlertQuerySet,
+    IndicatorQuerySet,
+    ReactionQuerySet,
+    SharingGroupQuerySet,
+    WebhookQuerySet,
+)
 
 MAX_TITLE = 200
 MAX_MARKDOWN = 20_000
@@ -167,38 +173,146 @@ class Indicator(models.Model):
         return f"{self.get_kind_display()}: {self.value}"
 
 
+class Webhook(models.Model):
+    """An organisation's endpoint for alerts (its SIEM, a Slack or Teams channel), kept by its admins.
+
+    It receives what the organisation as a whole may read (never TLP:RED, which names people), up to
+    the highest label its admins allow for that endpoint, filtered by category and severity. Every
+    request is signed with HMAC-SHA256 over "<timestamp>.<body>" with the endpoint's secret."""
+
+    class Preset(models.TextChoices):
+        GENERIC = "generic", "Generic JSON"
+        SLACK = "slack", "Slack (incoming webhook)"
+        TEAMS = "teams", "Microsoft Teams (workflow webhook)"
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=120)
+    url = models.URLField(max_length=500)
+    preset = models.CharField(max_length=16, choices=Preset.choices, default=Preset.GENERIC)
+    secret = models.CharField(max_length=64, help_text="HMAC-SHA256 key; shown to the organisation's admins.")
+    max_tlp = models.CharField(
+        max_length=16,
+        choices=[(t.value, t.label) for t in TLP if t != TLP.RED],
+        default=TLP.GREEN,
+        help_text="The most restricted label this endpoint may receive. TLP:RED never goes to a webhook.",
+    )
+    categories = models.JSONField(default=list, blank=True, help_text="Empty: every category.")
+    min_severity = models.CharField(max_length=16, choices=Alert.Severity.choices, default=Alert.Severity.LOW)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WebhookQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="webhook_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.name}"
+
+
+class AlertPreference(models.Model):
+    """How one person wants alerts: by e-mail at once or in a daily digest, only some categories,
+    from some severity up, and whether the browser may notify. Without a row: everything, at once.
+    Critical (flash) alerts ignore the digest and the filters: they always arrive at once."""
+
+    class Mode(models.TextChoices):
+        IMMEDIATE = "immediate", "At once"
+        DIGEST = "digest", "Once a day, in a digest"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_preference")
+    email = models.BooleanField(default=True, help_text="Send alerts by e-mail.")
+    email_mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.IMMEDIATE)
+    browser_notifications = models.BooleanField(default=True, help_text="Pop up new alerts while CommonGuard is open.")
+    categories = models.JSONField(default=list, blank=True, help_text="Empty: every category.")
+    min_severity = models.CharField(max_length=16, choices=Alert.Severity.choices, default=Alert.Severity.LOW)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Alert preferences of {self.user}"
+
+
 class Delivery(models.Model):
     """One alert version to one recipient on one channel: the outbox row written in the same
     transaction as the publish, then worked off by the background workers. The key makes each
-    delivery happen once however often the fan-out runs."""
+    delivery happen once however often the fan-out runs; a worker claims rows before sending, so
+    two workers never send the same row."""
 
     class Channel(models.TextChoices):
+        APP = "app", "Live feed"
         EMAIL = "email", "E-mail"
+        WEBHOOK = "webhook", "Webhook"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        HELD = "held", "Held for the daily digest"
         SENT = "sent", "Delivered"
         FAILED = "failed", "Failed, will retry"
         SKIPPED = "skipped", "Skipped (recipient no longer entitled)"
-        DEAD = "dead", "Gave up"
+        DEAD = "dead", "Gave up (dead letter)"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
     version = models.PositiveIntegerField()
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries")
+    # A person (live feed, e-mail) or an organisation's webhook.
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    webhook = models.ForeignKey(Webhook, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     key = models.CharField(max_length=120, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["alert", "version", "status"], name="delivery_alert_status")]
+        indexes = [
+            models.Index(fields=["alert", "version", "channel", "status"], name="delivery_due"),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_retry"),
+            models.Index(fields=["recipient", "status"], name="delivery_recipient"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(recipient__isnull=False, webhook__isnull=True)
+                | models.Q(recipient__isnull=True, webhook__isnull=False),
+                name="delivery_one_target",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.key
+
+
+class LiveEvent(models.Model):
+    """What the workers hand to the web processes' live feed: an alert version now delivered to these
+    people (already re-checked against the read rule). Web processes poll this small table and push
+    to the connected browsers of those people; rows older than a day are pruned."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField()
+    user_ids = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"live {self.alert_id} v{self.version} to {len(self.user_ids)}"
+
+
+class DigestRun(models.Model):
+    """One row per day a digest went out: the daily digest is sent once, whichever process gets there."""
+
+    day = models.DateField(unique=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    sent = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"digest {self.day}"
 
 
 class Acknowledgement(models.Model):

@@ -85,3 +85,10 @@ class ReactionQuerySet(models.QuerySet):
             | Q(alert__author_org__state__in=viewer.staff_states)
         )
         return self.filter(insiders, alert__in=readable)
+
+
+class WebhookQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> WebhookQuerySet:
+        """An organisation's webhooks (and their secrets) are its admins' business alone."""
+        viewer = viewer_for(user)
+        return self.filter(organization_id__in=viewer.admin_org_ids)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from commonguard.sharing import views
+from commonguard.sharing import channel_views, live, views
 
 app_name = "sharing"
 urlpatterns = [
@@ -8,6 +8,16 @@ urlpatterns = [
     path("new/", views.alert_create, name="new"),
     path("preview/", views.alert_preview, name="preview"),
     path("organizations/", views.organization_choices, name="org-choices"),
+    path("live/", live.live_stream, name="live"),
+    path("preferences/", channel_views.preferences, name="preferences"),
+    path("unsubscribe/<str:token>/", channel_views.unsubscribe_view, name="unsubscribe"),
+    path("webhooks/<int:org_id>/", channel_views.webhook_list, name="webhooks"),
+    path("webhooks/<int:org_id>/<int:pk>/", channel_views.webhook_detail, name="webhook"),
+    path(
+        "webhooks/<int:org_id>/<int:pk>/<str:action>/",
+        channel_views.webhook_action,
+        name="webhook-action",
+    ),
     path("<uuid:uuid>/", views.alert_detail, name="alert"),
     path("<uuid:uuid>/edit/", views.alert_edit, name="edit"),
     path("<uuid:uuid>/publish/", views.alert_publish, name="publish"),

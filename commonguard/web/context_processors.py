@@ -16,4 +16,15 @@ def hub(request: HttpRequest) -> dict[str, Any]:
         "hub_state_name": state.name if state else settings.COMMONGUARD_STATE,
         "nav_viewer": viewer,
         "demo_mode": settings.DEMO,
+        "live_notify": lambda: _live_notify(request, viewer.is_vetted),
     }
+
+
+def _live_notify(request: HttpRequest, vetted: bool) -> bool:
+    """Whether the live feed may pop up browser notifications (asked only by pages that show it)."""
+    if not vetted:
+        return False
+    from commonguard.sharing.models import AlertPreference
+
+    preference = AlertPreference.objects.filter(user_id=request.user.pk or 0).first()
+    return preference is None or preference.browser_notifications

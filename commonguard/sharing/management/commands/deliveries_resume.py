@@ -1,5 +1,6 @@
 """`commonguard deliveries_resume [--every SECONDS]`: re-enqueue alert deliveries left due by a
-crashed worker or waiting for a retry. Run it from cron, or with --every as a small loop."""
+crashed worker or waiting for a retry, and send the daily digests when their hour has come. Run it
+from cron, or with --every as a small loop."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from commonguard.sharing.delivery import deliveries_resume
+from commonguard.sharing.delivery import deliveries_resume, digest_send
 
 
 class Command(BaseCommand):
@@ -23,7 +24,10 @@ class Command(BaseCommand):
         while True:
             count = deliveries_resume(timedelta(seconds=options["older_than"]))
             if count or not options["every"]:
-                self.stdout.write(f"re-enqueued {count} alert version(s)")
+                self.stdout.write(f"re-enqueued {count} alert fan-out(s)")
+            digests = digest_send()
+            if digests:
+                self.stdout.write(f"sent {digests} daily digest(s)")
             if not options["every"]:
                 return
             time.sleep(options["every"])
