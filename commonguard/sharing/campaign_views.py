@@ -27,13 +27,14 @@ from commonguard.sharing.campaign import (
 )
 from commonguard.sharing.models import Alert
 from commonguard.web.decorators import vetted_required
+from commonguard.web.forms import Form
 from commonguard.web.http import AuthedRequest
 
 POLL_SECONDS = 5
 DAYS_CHOICES = [(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "365 days")]
 
 
-class DaysForm(forms.Form):
+class DaysForm(Form):
     days = forms.TypedChoiceField(
         label="Sightings of the last", choices=DAYS_CHOICES, coerce=int, initial=DEFAULT_DAYS, required=False
     )
