@@ -301,9 +301,7 @@ def test_api_campaign_and_schema(cw, as_persona):
     _report_everywhere(cw, alert)
     client = as_persona("analyst")
     body = client.get(f"/api/v1/alerts/{alert.uuid}/campaign/").json()
-    assert body == campaign_for_alert(user=w["analyst"], uuid=alert.uuid).as_json() | {
-        "updated_at": body["updated_at"]
-    }
+    assert body == campaign_for_alert(user=w["analyst"], uuid=alert.uuid).as_json() | {"updated_at": body["updated_at"]}
     schema = client.get("/api/schema/").content.decode()
     assert "/api/v1/alerts/{uuid}/campaign/:" in schema and "/api/v1/alerts/campaign/:" in schema
     assert "Campaign" in schema
