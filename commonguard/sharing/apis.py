@@ -27,6 +27,8 @@ from commonguard.orgs.apis import _int_param, _valid
 from commonguard.orgs.models import Organization
 from commonguard.sharing import group_services, services
 from commonguard.sharing import indicators as ioc
+from commonguard.sharing.campaign import campaign_for_alert, campaign_statewide
+from commonguard.sharing.campaign_serializers import CampaignFilterSerializer, CampaignSerializer
 from commonguard.sharing.models import Alert, Indicator, SharingGroup
 from commonguard.sharing.serializers import (
     AlertDetailSerializer,
@@ -242,6 +244,34 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         alert = self.get_object()
         reason = _valid(RevokeSerializer, request)["reason"]
         return self._answer(services.alert_revoke(actor=acting_user(request), alert=alert, reason=reason))
+
+    @extend_schema(
+        responses=CampaignSerializer,
+        description="Where the alert's activity was seen: sightings by the county of the reporting organisation. "
+        "Every reader of the alert gets the counts; which organisations reported is named only to the reporting "
+        "organisation, the author's organisation and the state's staff (for an anonymous alert: the state's staff "
+        "and each organisation for itself). For anyone else a county is shown only where enough organisations "
+        "could have reported; the rest is counted in `not_mapped`.",
+    )
+    @action(detail=True, methods=["get"])
+    def campaign(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = _uuid_or_404(self.kwargs[self.lookup_field])
+        try:
+            found = campaign_for_alert(user=request.user, uuid=key)
+        except Alert.DoesNotExist:
+            raise Http404 from None
+        return Response(found.as_json())
+
+    @extend_schema(
+        parameters=[CampaignFilterSerializer],
+        responses=CampaignSerializer,
+        description="The campaign map of every alert you may read: the sightings of the last `days` days "
+        "(default 30, at most 365) by county, under the same rule as one alert's.",
+    )
+    @action(detail=False, methods=["get"], url_path="campaign")
+    def statewide_campaign(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        days = _query(CampaignFilterSerializer, request)["days"]
+        return Response(campaign_statewide(user=request.user, days=days).as_json())
 
 
 def _alert_input(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from commonguard.sharing import channel_views, live, views
+from commonguard.sharing import campaign_views, channel_views, live, views
 
 app_name = "sharing"
 urlpatterns = [
@@ -25,4 +25,8 @@ urlpatterns = [
     path("<uuid:uuid>/receipts/", views.alert_receipts, name="receipts"),
     path("<uuid:uuid>/acknowledge/", views.alert_acknowledge_view, name="acknowledge"),
     path("<uuid:uuid>/sightings/", views.alert_sighting_view, name="sighting"),
+    path("<uuid:uuid>/map/", campaign_views.alert_map, name="map"),
+    path("<uuid:uuid>/map/data.json", campaign_views.alert_map_data, name="map-data"),
+    path("map/", campaign_views.statewide_map, name="statewide-map"),
+    path("map/data.json", campaign_views.statewide_map_data, name="statewide-map-data"),
 ]
