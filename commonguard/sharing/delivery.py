@@ -4,7 +4,7 @@
 channel, keyed so that writing twice adds nothing. After commit a task works them off; the task
 re-checks `Alert.objects.visible_to(recipient)` for every row at send time (a recipient removed in
 between gets nothing), and `deliveries_resume` picks up whatever a crashed worker left behind.
-Critical alerts use the `flash` queue, never behind bulk work."""
+Critical alerts use the `flash` queue, never behind bulk work; imported alerts use `bulk`."""
 
 from __future__ import annotations
 
@@ -32,7 +32,12 @@ MAX_ATTEMPTS = 6
 def audience(alert: Alert) -> QuerySet[User]:
     """Everyone the read rule lets read `alert` (ADR 13), except its author: the inverse of
     `Alert.objects.visible_to`, for fan-out. A property test checks the two agree."""
-    vetted = Q(is_active=True, memberships__status="approved", memberships__organization__status="approved")
+    vetted = Q(
+        is_active=True,
+        is_service=False,  # the hub's own service accounts read nothing
+        memberships__status="approved",
+        memberships__organization__status="approved",
+    )
     people = User.objects.filter(vetted)
     if alert.tlp == TLP.RED:
         people = people.filter(pk__in=alert.recipient_people.values("pk"))
@@ -45,6 +50,10 @@ def audience(alert: Alert) -> QuerySet[User]:
 
 
 def queue_for(alert: Alert) -> str:
+    """Critical alerts people write go ahead of everything; imported alerts (the KEV catalogue)
+    fan out with the bulk work, so a burst of them never delays a county's flash alert (ADR 15)."""
+    if alert.source_key:
+        return "bulk"
     return "flash" if alert.severity == Alert.Severity.CRITICAL else "default"
 
 
