@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,8 +223,9 @@ def _shared_lines(path: Path, count: int, *, want_ip: bool) -> list[str]:
 
 @transaction.atomic
 def seed_demo_alerts(state: State, shared_data: Path) -> int:
-    """Three published alerts so the feed is not empty: real indicators from URLhaus and ThreatFox
-    and a real KEV entry when ../shared/data is there, fictional .example values when not."""
+    """Two published alerts so the feed is not empty: real indicators from URLhaus and ThreatFox
+    when ../shared/data is there, fictional .example values when not. (The KEV catalogue is
+    imported by `kev_import`, which the demo command runs.)"""
     from commonguard.core.tlp import TLP
     from commonguard.sharing.models import Alert
     from commonguard.sharing.services import AlertInput, alert_publish, alert_save_draft
@@ -236,7 +236,6 @@ def seed_demo_alerts(state: State, shared_data: Path) -> int:
     )
     home_admin = User.objects.get(email=admin_email)
     neighbour_admin = User.objects.get(email="admin.neighbour@demo.test")
-    analyst = User.objects.get(email="analyst@demo.test")
     home = Organization.objects.get(pk=int(people[admin_email].org[3:]))
     neighbour = Organization.objects.get(pk=int(people["admin.neighbour@demo.test"].org[3:]))
     state_it = Organization.objects.get(source_key=f"demo:{state.postal}:state-it")
@@ -246,8 +245,6 @@ def seed_demo_alerts(state: State, shared_data: Path) -> int:
         "payroll-portal-login.example",
     ]
     ips = _shared_lines(shared_data / "indicators" / "threatfox-ips.txt", 3, want_ip=True) or ["192.0.2.44"]
-    kev_path = shared_data / "kev" / "known_exploited_vulnerabilities.json"
-    kev = json.loads(kev_path.read_text())["vulnerabilities"][0] if kev_path.exists() else None
 
     specs = [
         (
@@ -287,24 +284,6 @@ def seed_demo_alerts(state: State, shared_data: Path) -> int:
             ),
         ),
     ]
-    if kev is not None:
-        specs.append(
-            (
-                analyst,
-                state_it,
-                AlertInput(
-                    title=f"Actively exploited: {kev['vulnerabilityName']} ({kev['cveID']})",
-                    summary=f"{kev['shortDescription']}\n\nAdded to CISA's Known Exploited Vulnerabilities "
-                    f"catalogue on "
-                    f"{kev['dateAdded']} (federal due date {kev['dueDate']}).",
-                    recommended_actions=kev["requiredAction"],
-                    category=Alert.Category.EXPLOITED_VULNERABILITY,
-                    severity=Alert.Severity.HIGH,
-                    tlp=TLP.CLEAR,
-                    indicators=[("cve", kev["cveID"])],
-                ),
-            )
-        )
     created = 0
     for author, org, data in specs:
         if Alert.objects.filter(author_org=org, title=data.title).exists():

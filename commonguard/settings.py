@@ -31,6 +31,14 @@ COMMONGUARD_STATE = env.str("COMMONGUARD_STATE", default="MI")
 # Where the shared public data lives (Census, KEV, ATT&CK...). Absent on a user's machine.
 COMMONGUARD_SHARED_DATA = Path(env.str("COMMONGUARD_SHARED_DATA", default=str(BASE_DIR.parent / "shared" / "data")))
 COMMONGUARD_SITE_URL = env.str("COMMONGUARD_SITE_URL", default="http://127.0.0.1:8000")
+# CISA KEV catalogue import (ADR 16): an http(s) URL or a file path (relative: to the project
+# directory). Default: the shared data's copy when it is there; empty: the import does nothing.
+_KEV_SHARED = COMMONGUARD_SHARED_DATA / "kev" / "known_exploited_vulnerabilities.json"
+COMMONGUARD_KEV_SOURCE = env.str("COMMONGUARD_KEV_SOURCE", default=str(_KEV_SHARED) if _KEV_SHARED.exists() else "")
+# Entries added to the catalogue longer ago than this are recorded as alerts without being sent.
+COMMONGUARD_KEV_BACKFILL_DAYS = env.int("COMMONGUARD_KEV_BACKFILL_DAYS", default=7)
+# The organisation KEV alerts are published for (its id); default: the state IT agency.
+COMMONGUARD_KEV_AUTHOR_ORG = env.int("COMMONGUARD_KEV_AUTHOR_ORG", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

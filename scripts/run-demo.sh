@@ -24,7 +24,11 @@ WORKER=$!
 # Re-enqueues alert deliveries a stopped worker left behind, and retries failed ones.
 $PY manage.py deliveries_resume --every 30 >>var/worker.log 2>&1 &
 RESUMER=$!
-trap 'kill $WORKER $RESUMER 2>/dev/null || true' EXIT INT TERM
+# Imports the CISA KEV catalogue now (the whole of it: the demo seeding took only the newest
+# entries) and then daily; old entries are recorded without being e-mailed (ADR 15).
+$PY manage.py kev_import --every 86400 >var/kev-import.log 2>&1 &
+KEV=$!
+trap 'kill $WORKER $RESUMER $KEV 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
@@ -45,6 +49,7 @@ cat <<MSG
   * needs a two-step code: run  .venv/bin/commonguard demo_totp EMAIL  in another terminal.
   API: http://$HOST:$PORT/api/docs/   Stop: Ctrl-C
   Worker log (alert e-mails are printed there in the demo): var/worker.log
+  CISA KEV import (daily): var/kev-import.log
 
 MSG
 exec .venv/bin/uvicorn commonguard.asgi:application --host "$HOST" --port "$PORT" --no-server-header --log-level warning

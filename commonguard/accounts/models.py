@@ -43,6 +43,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     phone = models.CharField(max_length=40, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May use the Django admin site.")
+    is_service = models.BooleanField(
+        default=False,
+        help_text="An account the hub itself acts as (e.g. the CISA KEV import): no password, cannot sign in, "
+        "is never sent alerts.",
+    )
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()

@@ -261,7 +261,7 @@ def token_authenticate(raw: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(key_id=parts[1]).first()
     if token is None or not secrets.compare_digest(token.key_hash, hash_token_secret(parts[2])):
         return None
-    if not token.is_active or not token.user.is_active:
+    if not token.is_active or not token.user.is_active or token.user.is_service:
         return None
     now = timezone.now()
     # Record use at most once a minute: a busy SIEM poller must not turn every read into a write.

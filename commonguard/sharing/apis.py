@@ -309,6 +309,7 @@ def _alert_input(
         anonymous=pick("anonymous", False),
         attack_techniques=list(pick("attack_techniques", [])),
         valid_until=pick("valid_until", None),
+        known_ransomware_use=pick("known_ransomware_use", False),
         recipient_orgs=audience("recipient_orgs", Organization.objects.visible_to(user)),
         sharing_groups=audience("sharing_groups", SharingGroup.objects.visible_to(user)),
         recipient_people=audience("recipient_people", User.objects.visible_to(user)),

@@ -10,9 +10,9 @@ sending, each batch is re-checked against the read rule *at send time* (a recipi
 between gets nothing). A worker killed mid-batch leaves rows `sending`; after the lease
 (`COMMONGUARD_DELIVERY_LEASE_SECONDS`) `deliveries_resume` hands them out again. A message whose
 SMTP or HTTP exchange finished just before the kill may then go out twice: it carries the same
-Message-ID / X-CommonGuard-Delivery id both times, so the receiver can recognise it (ADR 15).
+Message-ID / X-CommonGuard-Delivery id both times, so the receiver can recognise it (ADR 18).
 
-Critical alerts use the `flash` queue, never behind bulk work."""
+Critical alerts use the `flash` queue, never behind bulk work; imported alerts use `bulk`."""
 
 from __future__ import annotations
 
@@ -52,7 +52,12 @@ _UNSUBSCRIBE_MARK = "\x1funsubscribe\x1f"
 def audience(alert: Alert) -> QuerySet[User]:
     """Everyone the read rule lets read `alert` (ADR 13), except its author: the inverse of
     `Alert.objects.visible_to`, for fan-out. A property test checks the two agree."""
-    vetted = Q(is_active=True, memberships__status="approved", memberships__organization__status="approved")
+    vetted = Q(
+        is_active=True,
+        is_service=False,  # the hub's own service accounts read nothing
+        memberships__status="approved",
+        memberships__organization__status="approved",
+    )
     people = User.objects.filter(vetted)
     if alert.tlp == TLP.RED:
         people = people.filter(pk__in=alert.recipient_people.values("pk"))
@@ -100,6 +105,10 @@ def wants(alert: Alert, categories: list[str], min_severity: str) -> bool:
 
 
 def queue_for(alert: Alert) -> str:
+    """Critical alerts people write go ahead of everything; imported alerts (the KEV catalogue)
+    fan out with the bulk work, so a burst of them never delays a county's flash alert (ADR 16)."""
+    if alert.source_key:
+        return "bulk"
     return "flash" if alert.severity == Alert.Severity.CRITICAL else "default"
 
 
@@ -307,9 +316,9 @@ def deliveries_resume(older_than: timedelta = timedelta(seconds=30)) -> int:
     LiveEvent.objects.filter(created_at__lt=now - timedelta(days=1)).delete()
     due = Delivery.objects.filter(_due(now)).exclude(status=Delivery.Status.PENDING, created_at__gt=now - older_than)
     triples = set(due.values_list("alert_id", "version", "channel"))
-    severities = dict(Alert.objects.filter(pk__in={a for a, _, _ in triples}).values_list("pk", "severity"))
+    alerts = Alert.objects.only("severity", "source_key").in_bulk({a for a, _, _ in triples})
     for alert_id, version, channel in triples:
-        queue = "flash" if severities.get(alert_id) == Alert.Severity.CRITICAL else "default"
+        queue = queue_for(alerts[alert_id]) if alert_id in alerts else "default"
         deliver_alert.using(queue_name=queue).enqueue(alert_id, version, channel)
     return len(triples)
 

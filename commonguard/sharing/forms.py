@@ -150,6 +150,11 @@ class AlertForm(Form):
         required=False,
         help_text="Your own organisation, state staff and the hub operator still see who wrote it.",
     )
+    known_ransomware_use = forms.BooleanField(
+        label="Known ransomware use",
+        required=False,
+        help_text="Tick when this vulnerability or activity is known to have been used in ransomware campaigns.",
+    )
     attack_techniques = forms.CharField(
         label="MITRE ATT&CK techniques (optional)",
         required=False,
@@ -284,6 +289,7 @@ class AlertForm(Form):
             severity=data["severity"],
             tlp=data["tlp"],
             anonymous=data["anonymous"],
+            known_ransomware_use=data["known_ransomware_use"],
             attack_techniques=data["attack_techniques"],
             valid_until=end_of_day(valid_until, author_org.time_zone) if valid_until else None,
             recipient_orgs=data["recipient_orgs"],
@@ -326,6 +332,7 @@ def initial_for(alert: Alert) -> dict[str, Any]:
         "tlp": alert.tlp,
         "author_org": alert.author_org_id,
         "anonymous": alert.anonymous,
+        "known_ransomware_use": alert.known_ransomware_use,
         "attack_techniques": ", ".join(alert.attack_techniques),
         "valid_until": valid_until,
         "recipient_orgs": list(alert.recipient_orgs.values_list("pk", flat=True)),

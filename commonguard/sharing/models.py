@@ -92,12 +92,23 @@ class Alert(models.Model):
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(max_length=500, blank=True)
+    known_ransomware_use = models.BooleanField(
+        default=False, help_text="The vulnerability or activity is known to have been used in ransomware campaigns."
+    )
+    # Where an imported alert came from, e.g. "kev:CVE-2024-3400": re-imports find it here.
+    # Blank for alerts people write.
+    source_key = models.CharField(max_length=120, blank=True, default="", editable=False)
 
     objects = AlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["-published_at", "-created_at", "-id"]
         indexes = [models.Index(fields=["tlp", "status", "-published_at"], name="alert_tlp_status_pub")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_key"], condition=~models.Q(source_key=""), name="alert_unique_source_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -119,6 +130,7 @@ ALERT_CONTENT_FIELDS = (
     "anonymous",
     "attack_techniques",
     "valid_until",
+    "known_ransomware_use",
 )
 
 

@@ -120,6 +120,13 @@ class AlertSerializer(serializers.ModelSerializer):
         child=serializers.CharField(), read_only=True, help_text="MITRE ATT&CK technique ids, e.g. T1566.001."
     )
     indicator_count = serializers.IntegerField(read_only=True)
+    known_ransomware_use = serializers.BooleanField(
+        read_only=True, help_text="Known to have been used in ransomware campaigns (for KEV imports: CISA's flag)."
+    )
+    source_key = serializers.CharField(
+        read_only=True,
+        help_text="Where an imported alert came from, e.g. `kev:CVE-2024-3400`; empty for alerts people wrote.",
+    )
 
     class Meta:
         model = Alert
@@ -140,6 +147,8 @@ class AlertSerializer(serializers.ModelSerializer):
             "anonymous",
             "attack_techniques",
             "valid_until",
+            "known_ransomware_use",
+            "source_key",
             "audience",
             "indicator_count",
             "can_edit",
@@ -256,6 +265,9 @@ class AlertWriteSerializer(serializers.Serializer):
         help_text="MITRE ATT&CK technique ids, e.g. T1566 or T1566.001.",
     )
     valid_until = serializers.DateTimeField(required=False, allow_null=True)
+    known_ransomware_use = serializers.BooleanField(
+        required=False, help_text="Known to have been used in ransomware campaigns."
+    )
     recipient_orgs = _id_list(
         "organisations", MAX_RECIPIENT_ORGS, "AMBER / AMBER+STRICT: ids of the organisations it goes to."
     )

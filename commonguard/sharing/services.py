@@ -45,6 +45,7 @@ class AlertInput:
     anonymous: bool = False
     attack_techniques: list[str] = field(default_factory=list)
     valid_until: datetime | None = None
+    known_ransomware_use: bool = False
     recipient_orgs: list[Organization] = field(default_factory=list)
     sharing_groups: list[SharingGroup] = field(default_factory=list)
     recipient_people: list[User] = field(default_factory=list)
@@ -141,6 +142,7 @@ def _clean(data: AlertInput, alert: Alert | None = None) -> tuple[AlertInput, li
         anonymous=data.anonymous,
         attack_techniques=sorted(set(techniques)),
         valid_until=data.valid_until,
+        known_ransomware_use=bool(data.known_ransomware_use),
         recipient_orgs=list(data.recipient_orgs) if named else [],
         sharing_groups=list(data.sharing_groups) if named else [],
         recipient_people=list(data.recipient_people) if tlp == TLP.RED else [],
@@ -211,17 +213,32 @@ def _lock_for_change(actor: User, alert: Alert, *, allowed: tuple[str, ...], ver
     return alert
 
 
-def _record_version(alert: Alert, actor: User, action: str, summary: str, data: dict[str, Any] | None = None) -> None:
+def _record_version(
+    alert: Alert,
+    actor: User,
+    action: str,
+    summary: str,
+    data: dict[str, Any] | None = None,
+    *,
+    announce: bool = True,
+) -> None:
     """Snapshot the new version, append the audit row and write the version's deliveries to the
-    outbox: all in the transaction of the change, so a version is never published unannounced."""
+    outbox: all in the transaction of the change, so a version is never published unannounced
+    (unless the caller says so: `announce=False`, recorded in the audit row)."""
     _snapshot(alert, actor)
+    if not announce:
+        data = {**(data or {}), "announced": False}
     audit_record(actor=actor, action=action, summary=summary, organization=alert.author_org, target=alert, data=data)
-    outbox_write(alert)
+    if announce:
+        outbox_write(alert)
 
 
 @transaction.atomic
-def alert_save_draft(*, actor: User, author_org: Organization, data: AlertInput, alert: Alert | None = None) -> Alert:
-    """Create or change a draft. Only the author sees a draft."""
+def alert_save_draft(
+    *, actor: User, author_org: Organization, data: AlertInput, alert: Alert | None = None, source_key: str = ""
+) -> Alert:
+    """Create or change a draft. Only the author sees a draft. `source_key`: for imports, the key
+    of the record a new draft comes from (unique: a second import of the same record fails)."""
     viewer = viewer_for(actor)
     if author_org.pk not in viewer.org_ids:
         raise PermissionDenied("You can write alerts only for an organisation you are an approved member of.")
@@ -233,7 +250,7 @@ def alert_save_draft(*, actor: User, author_org: Organization, data: AlertInput,
             raise ValidationError("This alert is published: update it instead.")
     cleaned, parsed, warnings = _clean(data, alert)
     if alert is None:
-        alert = Alert(author=actor, author_org=author_org)
+        alert = Alert(author=actor, author_org=author_org, source_key=source_key)
     else:
         alert.author_org = author_org
     _apply(alert, cleaned, parsed, warnings)
@@ -248,19 +265,29 @@ def alert_save_draft(*, actor: User, author_org: Organization, data: AlertInput,
 
 
 @transaction.atomic
-def alert_publish(*, actor: User, alert: Alert) -> Alert:
-    """Publish a draft to its audience (version 1)."""
+def alert_publish(*, actor: User, alert: Alert, announce: bool = True, published_at: datetime | None = None) -> Alert:
+    """Publish a draft to its audience (version 1).
+
+    For imports only: `announce=False` publishes it without fan-out (it is in the feed, nobody is
+    sent it), and `published_at` back-dates such a record of a past event (ADR 16)."""
+    if published_at is not None and announce:
+        raise ValueError("Only an alert published without announcement can be back-dated.")
     alert = _lock_for_change(actor, alert, allowed=(Alert.Status.DRAFT,), verb="published again")
     if alert.valid_until is not None and alert.valid_until <= timezone.now():
         raise ValidationError({"valid_until": "This draft expired before it was published: change “valid until”."})
     _check_audience(alert)
     alert.status = Alert.Status.PUBLISHED
     alert.version = 1
-    alert.published_at = timezone.now()
+    alert.published_at = published_at or timezone.now()
     alert.save(update_fields=["status", "version", "published_at", "modified_at"])
     label = TLP(alert.tlp).label
     _record_version(
-        alert, actor, "alert.publish", f"{actor.email} published {label} alert “{alert.title}”", {"tlp": alert.tlp}
+        alert,
+        actor,
+        "alert.publish",
+        f"{actor.email} published {label} alert “{alert.title}”",
+        {"tlp": alert.tlp},
+        announce=announce,
     )
     return alert
 

@@ -89,6 +89,10 @@ def alert_list(request: AuthedRequest) -> HttpResponse:
         return render(request, "sharing/partials/alert_results.html", context)
     drafts = visible.filter(status=Alert.Status.DRAFT, author=request.user).order_by("-modified_at")
     context["drafts"] = drafts
+    if viewer_for(request.user).is_state_staff:
+        from commonguard.sharing.kev import last_import
+
+        context["kev_last"] = last_import()
     return render(request, "sharing/alert_list.html", context)
 
 

@@ -201,6 +201,7 @@ def _axe_check(page: Any, name: str, heading: str) -> None:
 def _feed(page: Any, live_server: Any, hub: Hub) -> str:
     for tlp in ("clear", "green", "amber+strict", "red"):
         fields: dict[str, Any] = {"title": f"A {tlp} alert", "tlp": tlp, "severity": "high"}
+        fields["known_ransomware_use"] = tlp == "clear"
         if tlp == "red":
             fields["recipient_people"] = [hub.admin]
         _publish(hub, **fields)
@@ -219,7 +220,7 @@ def _feed(page: Any, live_server: Any, hub: Hub) -> str:
 
 
 def _detail(page: Any, live_server: Any, hub: Hub) -> str:
-    alert = _publish(hub)
+    alert = _publish(hub, known_ransomware_use=True)
     sign_in_by_cookie(page.context, live_server, hub.member)
     page.goto(f"/alerts/{alert.uuid}/")
     page.locator("details > summary").first.click()
@@ -281,8 +282,44 @@ def _detail_recipient(page: Any, live_server: Any, hub: Hub) -> str:
     return alert.title
 
 
+def _feed_kev_state_staff(page: Any, live_server: Any, hub: Hub) -> str:
+    """State staff's feed after a KEV import: the imported alerts, their ransomware tags, the status line."""
+    import json
+    import tempfile
+    from datetime import date
+    from pathlib import Path
+
+    from commonguard.sharing.kev import kev_import_run
+
+    entries = [
+        {
+            "cveID": f"CVE-2099-100{n}",
+            "vendorProject": "Acme",
+            "product": "Gateway",
+            "vulnerabilityName": f"Acme Gateway Flaw {n}",
+            "dateAdded": date.today().isoformat(),
+            "shortDescription": "Acme Gateway contains a flaw.",
+            "requiredAction": "Apply the vendor's update.",
+            "dueDate": date.today().isoformat(),
+            "knownRansomwareCampaignUse": "Known" if n % 2 else "Unknown",
+            "notes": "https://acme.example/advisory",
+        }
+        for n in range(3)
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "kev.json"
+        path.write_text(json.dumps({"catalogVersion": "2099.01.01", "vulnerabilities": entries}))
+        kev_import_run(str(path))
+    sign_in_by_cookie(page.context, live_server, hub.liaison)
+    page.goto("/alerts/")
+    expect(page.locator("main")).to_contain_text("CISA KEV import, last run")
+    expect(page.locator("#results .cg-ransomware")).to_have_count(1)
+    return "Alerts"
+
+
 ALERT_PAGES = {
     "alert-feed": _feed,
+    "alert-feed-kev-state-staff": _feed_kev_state_staff,
     "alert-detail": _detail,
     "alert-detail-revoked": _detail_revoked,
     "alert-detail-recipient": _detail_recipient,

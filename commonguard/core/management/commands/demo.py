@@ -11,6 +11,9 @@ from commonguard.orgs.census import CensusDataMissing
 from commonguard.orgs.seeding import seed_state
 from commonguard.orgs.states import state_by_postal
 
+# The demo's first KEV import: the catalogue's newest entries (about 13 ms each).
+DEMO_KEV_ENTRIES = 60
+
 
 class Command(BaseCommand):
     help = "Seed a state's real counties and municipalities, the hub's organisations and demo people."
@@ -41,3 +44,19 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo alerts: {alerts} published.")
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
+        self._import_kev()
+
+    def _import_kev(self) -> None:
+        """The newest entries of the CISA KEV catalogue from the shared data, when it is there: a
+        second or two. `make run` imports the rest in the background (ADR 16)."""
+        from commonguard.sharing.kev import CATALOGUE_FILE, KevError, kev_import_run
+
+        path = settings.COMMONGUARD_SHARED_DATA / "kev" / CATALOGUE_FILE
+        if not path.exists():
+            self.stdout.write("KEV catalogue: not in the shared data, not imported.")
+            return
+        try:
+            result = kev_import_run(str(path), newest=DEMO_KEV_ENTRIES)
+        except KevError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(result.summary() + ".")
