@@ -85,3 +85,28 @@ class ReactionQuerySet(models.QuerySet):
             | Q(alert__author_org__state__in=viewer.staff_states)
         )
         return self.filter(insiders, alert__in=readable)
+
+
+class QuestionQuerySet(models.QuerySet):
+    """Questions to an alert's author (docs/adr/0015-alert-questions-history-forwarding.md): a thread
+    is read by the members of the alert's author organisation and of the asking organisation, and
+    only while they may read the alert itself. Nobody else — state staff and the operator included —
+    learns that it exists."""
+
+    def visible_to(self, user: Any) -> QuestionQuerySet:
+        from commonguard.sharing.models import Alert
+
+        viewer = viewer_for(user)
+        if not viewer.is_vetted:
+            return self.none()
+        readable = Alert.objects.visible_to(user).values("pk")
+        parties = Q(organization_id__in=viewer.org_ids) | Q(alert__author_org_id__in=viewer.org_ids)
+        return self.filter(parties, alert__in=readable)
+
+
+class QuestionReplyQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> QuestionReplyQuerySet:
+        """Replies inherit their thread's rule, never re-derive it."""
+        from commonguard.sharing.models import Question
+
+        return self.filter(question__in=Question.objects.visible_to(user).values("pk"))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from commonguard.sharing import views
+from commonguard.sharing import recipient_views, views
 
 app_name = "sharing"
 urlpatterns = [
@@ -15,4 +15,8 @@ urlpatterns = [
     path("<uuid:uuid>/receipts/", views.alert_receipts, name="receipts"),
     path("<uuid:uuid>/acknowledge/", views.alert_acknowledge_view, name="acknowledge"),
     path("<uuid:uuid>/sightings/", views.alert_sighting_view, name="sighting"),
+    path("<uuid:uuid>/questions/", recipient_views.question_ask_view, name="question-ask"),
+    path("<uuid:uuid>/questions/<int:pk>/replies/", recipient_views.question_reply_view, name="question-reply"),
+    path("<uuid:uuid>/forward/", recipient_views.alert_forward_view, name="forward"),
+    path("<uuid:uuid>/history/", recipient_views.alert_history, name="history"),
 ]
