@@ -115,7 +115,7 @@ def test_red_thread_is_read_by_the_named_person_not_their_colleagues(world):
 
 
 def test_anonymity_holds_toward_the_asker_on_page_api_and_mail(world, as_persona):
-    alert, question = _thread(world, anonymous=True)
+    alert, _question = _thread(world, anonymous=True)
     asker = as_persona("washtenaw_member")
     page = asker.get(f"/alerts/{alert.uuid}/").content.decode()
     api = asker.get(f"/api/v1/alerts/{alert.uuid}/questions/").content.decode()
@@ -142,7 +142,7 @@ def test_who_may_write_and_bad_input_store_nothing(world):
     with pytest.raises(ValidationError, match="revoked alert takes no new questions"):
         question_ask(actor=world["washtenaw_member"], alert=amber, organization=world.washtenaw, body="Q?")
     assert Question.objects.count() == 0
-    green, question = _thread(world)
+    _green, question = _thread(world)
     for persona in ["lansing_member", "analyst", "operator", "coordinator"]:
         with pytest.raises(PermissionDenied):
             question_reply(actor=world[persona], question=question, body="Me too")
