@@ -10,6 +10,7 @@ from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.sharing import apis as sharing_apis
+from commonguard.sharing import recipient_apis
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -19,6 +20,9 @@ router.register("memberships", accounts_apis.MembershipViewSet, basename="member
 router.register("tokens", accounts_apis.ApiTokenViewSet, basename="token")
 router.register("audit", core_apis.AuditEventViewSet, basename="audit")
 router.register("alerts", sharing_apis.AlertViewSet, basename="alert")
+router.register(r"alerts/(?P<alert_uuid>[^/.]+)/questions", recipient_apis.QuestionViewSet, basename="alert-question")
+router.register(r"alerts/(?P<alert_uuid>[^/.]+)/versions", recipient_apis.VersionViewSet, basename="alert-version")
+router.register(r"alerts/(?P<alert_uuid>[^/.]+)/forward", recipient_apis.ForwardViewSet, basename="alert-forward")
 router.register("indicators", sharing_apis.IndicatorViewSet, basename="indicator")
 router.register("sharing-groups", sharing_apis.SharingGroupViewSet, basename="sharing-group")
 

@@ -498,3 +498,28 @@ def delivery_receipts(alert: Alert) -> list[dict[str, Any]]:
         )
         entry["counts"][Delivery.Status(row["status"]).label] = row["n"]
     return list(table.values())
+
+
+def forward_message(
+    alert: Alert, *, to: str, reader: User | None, forwarded_by: str, note: str, connection: Any
+) -> EmailMultiAlternatives:
+    """The alert's e-mail (`EmailRenderer`) as a recipient forwards it (`sharing.forwarding`): to `to`,
+    whose hub member `reader` it is rendered for (None outside the hub, for TLP:CLEAR: the author is
+    then shown as to anyone who may not know it), with who forwarded it and their note on top."""
+    from django.core.mail import make_msgid
+    from django.utils.html import escape, linebreaks
+
+    outsider = User(email=to, is_active=False)  # an inactive person knows nothing of the hub
+    message = EmailRenderer(alert).message(reader or outsider, connection)
+    message.extra_headers["Message-ID"] = make_msgid(domain="commonguard.invalid")
+    intro = f"{forwarded_by} forwarded this alert to you." + (f"\n\nTheir note: {note}" if note else "")
+    message.subject = f"Fwd: {message.subject}"[:250]
+    message.body = f"{intro}\n\n{message.body}"
+    if reader is None:
+        message.extra_headers.pop("List-Unsubscribe", None)
+        message.extra_headers.pop("List-Unsubscribe-Post", None)
+    html = next((content for content, mimetype in message.alternatives if mimetype == "text/html"), "")
+    message.alternatives = []
+    if isinstance(html, str) and html:
+        message.attach_alternative(html.replace("<body>", f"<body>\n{linebreaks(escape(intro))}", 1), "text/html")
+    return message

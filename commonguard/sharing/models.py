@@ -11,6 +11,8 @@ from commonguard.core.tlp import TLP
 from commonguard.sharing.querysets import (
     AlertQuerySet,
     IndicatorQuerySet,
+    QuestionQuerySet,
+    QuestionReplyQuerySet,
     ReactionQuerySet,
     SharingGroupQuerySet,
     WebhookQuerySet,
@@ -371,3 +373,46 @@ class Sighting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.alert} at {self.organization}"
+
+
+MAX_QUESTION = 5_000
+
+
+class Question(models.Model):
+    """A recipient organisation asks the alert's author a question: the root of a thread that only
+    the author's organisation and the asking organisation read (`QuestionQuerySet.visible_to`)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="questions")
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    asker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(help_text="Markdown, sanitised when shown.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = QuestionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["alert", "organization"], name="question_alert_org")]
+
+    def __str__(self) -> str:
+        return f"Question {self.pk} on {self.alert}"
+
+
+class QuestionReply(models.Model):
+    """An answer in a thread, by a member of the author's organisation (`from_author`) or of the
+    asking organisation."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="replies")
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    from_author = models.BooleanField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(help_text="Markdown, sanitised when shown.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = QuestionReplyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Reply {self.pk} to question {self.question_id}"

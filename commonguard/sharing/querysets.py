@@ -92,3 +92,28 @@ class WebhookQuerySet(models.QuerySet):
         """An organisation's webhooks (and their secrets) are its admins' business alone."""
         viewer = viewer_for(user)
         return self.filter(organization_id__in=viewer.admin_org_ids)
+
+
+class QuestionQuerySet(models.QuerySet):
+    """Questions to an alert's author (docs/adr/0017-alert-questions-history-forwarding.md): a thread
+    is read by the members of the alert's author organisation and of the asking organisation, and
+    only while they may read the alert itself. Nobody else — state staff and the operator included —
+    learns that it exists."""
+
+    def visible_to(self, user: Any) -> QuestionQuerySet:
+        from commonguard.sharing.models import Alert
+
+        viewer = viewer_for(user)
+        if not viewer.is_vetted:
+            return self.none()
+        readable = Alert.objects.visible_to(user).values("pk")
+        parties = Q(organization_id__in=viewer.org_ids) | Q(alert__author_org_id__in=viewer.org_ids)
+        return self.filter(parties, alert__in=readable)
+
+
+class QuestionReplyQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> QuestionReplyQuerySet:
+        """Replies inherit their thread's rule, never re-derive it."""
+        from commonguard.sharing.models import Question
+
+        return self.filter(question__in=Question.objects.visible_to(user).values("pk"))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from commonguard.sharing import campaign_views, channel_views, live, views
+from commonguard.sharing import campaign_views, channel_views, live, recipient_views, views
 
 app_name = "sharing"
 urlpatterns = [
@@ -29,4 +29,8 @@ urlpatterns = [
     path("<uuid:uuid>/map/data.json", campaign_views.alert_map_data, name="map-data"),
     path("map/", campaign_views.statewide_map, name="statewide-map"),
     path("map/data.json", campaign_views.statewide_map_data, name="statewide-map-data"),
+    path("<uuid:uuid>/questions/", recipient_views.question_ask_view, name="question-ask"),
+    path("<uuid:uuid>/questions/<int:pk>/replies/", recipient_views.question_reply_view, name="question-reply"),
+    path("<uuid:uuid>/forward/", recipient_views.alert_forward_view, name="forward"),
+    path("<uuid:uuid>/history/", recipient_views.alert_history, name="history"),
 ]

@@ -22,7 +22,7 @@ from commonguard.core.text import render_markdown
 from commonguard.core.tlp import GUIDANCE, TLP
 from commonguard.orgs import selectors as org_selectors
 from commonguard.orgs.models import Organization
-from commonguard.sharing import services
+from commonguard.sharing import recipient_views, services
 from commonguard.sharing.delivery import delivery_receipts
 from commonguard.sharing.forms import (
     AcknowledgeForm,
@@ -122,6 +122,7 @@ def _render_detail(
         "revoke_form": (revoke_form or RevokeForm()) if can_revoke else None,
         "receipts": delivery_receipts(alert) if can_edit else [],
         **_reactions_context(request, alert),
+        **recipient_views.detail_context(request, alert),
     }
     return render(request, "sharing/alert_detail.html", context, status=status)
 
