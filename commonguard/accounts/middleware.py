@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
+_LIVE_STREAM = "/alerts/live/"
 _EXEMPT_PREFIXES = ("/static/", "/accounts/logout/", "/accounts/mfa/", "/healthz")
 
 
@@ -25,6 +26,8 @@ class MfaRequiredMiddleware:
         if user is not None and user.is_authenticated and not request.path.startswith(_EXEMPT_PREFIXES):
             step = mfa_step_needed(request)
             if step is not None:
+                if request.path == _LIVE_STREAM:  # an EventSource cannot follow a redirect to a form
+                    return HttpResponse("Finish two-step sign-in first.", status=403, content_type="text/plain")
                 if request.path.startswith("/api/"):
                     return JsonResponse(
                         {"error": {"code": "mfa_required", "message": "Finish two-step sign-in in the browser first."}},

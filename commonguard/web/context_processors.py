@@ -16,8 +16,16 @@ def hub(request: HttpRequest) -> dict[str, Any]:
         "hub_state_name": state.name if state else settings.COMMONGUARD_STATE,
         "nav_viewer": viewer,
         "demo_mode": settings.DEMO,
+        "live_feed": lambda: _live_feed(request, viewer.is_vetted),
         "live_notify": lambda: _live_notify(request, viewer.is_vetted),
     }
+
+
+def _live_feed(request: HttpRequest, vetted: bool) -> bool:
+    """The live feed runs on pages of vetted people who are through two-step sign-in."""
+    from commonguard.accounts.middleware import mfa_step_needed
+
+    return vetted and mfa_step_needed(request) is None
 
 
 def _live_notify(request: HttpRequest, vetted: bool) -> bool:
