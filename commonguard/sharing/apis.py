@@ -246,6 +246,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return self._answer(services.alert_revoke(actor=acting_user(request), alert=alert, reason=reason))
 
     @extend_schema(
+        operation_id="alerts_campaign",
         responses=CampaignSerializer,
         description="Where the alert's activity was seen: sightings by the county of the reporting organisation. "
         "Every reader of the alert gets the counts; which organisations reported is named only to the reporting "
@@ -263,6 +264,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(found.as_json())
 
     @extend_schema(
+        operation_id="alerts_campaign_statewide",
         parameters=[CampaignFilterSerializer],
         responses=CampaignSerializer,
         description="The campaign map of every alert you may read: the sightings of the last `days` days "
