@@ -234,3 +234,45 @@ def smtp(settings: Any) -> Any:
     settings.EMAIL_USE_TLS = False
     yield sink
     controller.stop()
+
+
+# --- A real HTTP receiver on loopback that keeps what it receives (webhooks) -------------------
+
+
+class Receiver:
+    """A threaded HTTP server on 127.0.0.1 that records each POST and answers `status`."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        received = self.requests = []  # type: list[dict[str, Any]]
+        outer = self
+        self.status = 204
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Any:
+    server = Receiver()
+    yield server
+    server.close()
