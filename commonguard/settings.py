@@ -283,6 +283,7 @@ TASKS = {
 
 # Alert fan-out (docs/adr/0015-delivery-claims-and-channels.md).
 COMMONGUARD_FANOUT_PARALLEL = env.int("COMMONGUARD_FANOUT_PARALLEL", default=2)  # e-mail tasks per alert version
+COMMONGUARD_SMTP_CONNECTIONS = env.int("COMMONGUARD_SMTP_CONNECTIONS", default=4)  # per e-mail task
 COMMONGUARD_DELIVERY_LEASE_SECONDS = env.int("COMMONGUARD_DELIVERY_LEASE_SECONDS", default=120)
 COMMONGUARD_RETRY_BASE_SECONDS = env.int("COMMONGUARD_RETRY_BASE_SECONDS", default=30)  # 30 s, 1, 2, 4, 8 min
 COMMONGUARD_DIGEST_HOUR = env.int("COMMONGUARD_DIGEST_HOUR", default=7)  # local time of the daily digest

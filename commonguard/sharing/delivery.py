@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +40,7 @@ from commonguard.sharing.indicators import defang
 from commonguard.sharing.models import Alert, AlertPreference, Delivery, LiveEvent, Webhook
 
 BATCH = 200
+EMAIL_BATCH = 100  # at most this many e-mails sent but not yet recorded when a worker dies
 MAX_ATTEMPTS = 6
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Alert.Severity.values)}
 UNSUBSCRIBE_SALT = "commonguard.sharing.unsubscribe"
@@ -207,9 +209,17 @@ def _failed(row: Delivery, error: str, now: Any) -> None:
 
 
 def _save(rows: list[Delivery]) -> None:
-    Delivery.objects.bulk_update(
-        rows, ["status", "attempts", "last_error", "next_attempt_at", "sent_at", "claim", "response_code"]
-    )
+    """Record outcomes: one UPDATE for all the rows sent alike (the common case), one per other row."""
+    sent = [row for row in rows if row.status == Delivery.Status.SENT and row.response_code is None]
+    if sent:
+        Delivery.objects.filter(pk__in=[row.pk for row in sent]).update(
+            status=Delivery.Status.SENT, sent_at=timezone.now(), claim="", last_error="", attempts=F("attempts") + 1
+        )
+    rest = [row for row in rows if not (row.status == Delivery.Status.SENT and row.response_code is None)]
+    if rest:
+        Delivery.objects.bulk_update(
+            rest, ["status", "attempts", "last_error", "next_attempt_at", "sent_at", "claim", "response_code"]
+        )
 
 
 def _skip(rows: list[Delivery], reason: str = "not entitled at send time") -> None:
@@ -232,27 +242,43 @@ def _deliver_app(alert: Alert, rows: list[Delivery]) -> int:
 
 
 def _deliver_email(alert: Alert, rows: list[Delivery]) -> int:
-    """Send one batch over one SMTP connection; record each row's outcome."""
+    """Send one batch over `COMMONGUARD_SMTP_CONNECTIONS` SMTP connections at once, then record
+    each row's outcome: a killed worker leaves at most one batch sent-but-unrecorded (ADR 18)."""
     entitled = entitled_people(alert, [row.recipient_id for row in rows if row.recipient_id])
     to_send = [row for row in rows if row.recipient_id in entitled]
     _skip([row for row in rows if row.recipient_id not in entitled])
+    renderer = renderer_for(alert)
+    lanes = max(1, min(settings.COMMONGUARD_SMTP_CONNECTIONS, len(to_send) // 10 + 1))
+    chunks = [to_send[i::lanes] for i in range(lanes)]
+    if lanes == 1:
+        results = [_send_chunk(renderer, chunks[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=lanes) as pool:
+            results = list(pool.map(lambda chunk: _send_chunk(renderer, chunk), chunks))
+    _save(rows)
+    return sum(results)
+
+
+def _send_chunk(renderer: EmailRenderer, rows: list[Delivery]) -> int:
+    """Send rows over one SMTP connection, marking each row sent or failed (in memory)."""
     now = timezone.now()
-    sent = 0
-    renderer = EmailRenderer(alert)
+    if not rows:
+        return 0
     connection = get_connection()
     try:
         connection.open()
     except Exception as exc:  # the mail server is unreachable: every row retries later
-        for row in to_send:
+        for row in rows:
             row.attempts += 1
             _failed(row, f"{type(exc).__name__}: {exc}", now)
-        to_send = []
+        return 0
+    sent = 0
     try:
-        for row in to_send:
+        for row in rows:
             row.attempts += 1
             try:
                 assert row.recipient is not None  # e-mail rows always name a person
-                renderer.message(row.recipient, connection).send()
+                renderer.send(row.recipient, connection)
             except Exception as exc:  # any SMTP or network failure: retry later
                 _failed(row, f"{type(exc).__name__}: {exc}", now)
                 continue
@@ -260,8 +286,19 @@ def _deliver_email(alert: Alert, rows: list[Delivery]) -> int:
             sent += 1
     finally:
         connection.close()
-        _save(rows)
     return sent
+
+
+_renderer_cache: dict[tuple[Any, int], EmailRenderer] = {}
+
+
+def renderer_for(alert: Alert) -> EmailRenderer:
+    """One renderer per alert version per worker process (the batches of a fan-out share it)."""
+    key = (alert.uuid, alert.version)
+    if key not in _renderer_cache:
+        _renderer_cache.clear()
+        _renderer_cache[key] = EmailRenderer(alert)
+    return _renderer_cache[key]
 
 
 def _deliver_webhooks(alert: Alert, rows: list[Delivery]) -> int:
@@ -301,7 +338,8 @@ def deliver_alert(alert_id: int, version: int, channel: str = Delivery.Channel.E
         )
         return 0
     send = SENDERS[Delivery.Channel(channel)]
-    batch = 50 if channel == Delivery.Channel.WEBHOOK else BATCH
+    batches: dict[str, int] = {Delivery.Channel.WEBHOOK: 50, Delivery.Channel.EMAIL: EMAIL_BATCH}
+    batch = batches.get(channel, BATCH)
     total = 0
     while rows := claim(alert_id, version, channel, batch):
         total += send(alert, rows)
@@ -336,7 +374,9 @@ def redeliver(rows: QuerySet[Delivery]) -> int:
 # --- E-mail ----------------------------------------------------------------------------------
 
 
-def unsubscribe_token(user: User) -> str:
+def unsubscribe_token(user: Any) -> str:
+    if isinstance(user, _StandIn):
+        return _PH_TOKEN.decode()
     return signing.dumps(user.pk, salt=UNSUBSCRIBE_SALT)
 
 
@@ -354,6 +394,24 @@ def _subject(alert: Alert) -> str:
     return f"[{TLP(alert.tlp).label}] [{alert.get_severity_display()}] {prefix}{alert.title}"[:250]
 
 
+_PH_EMAIL = b"cgxrcptx@cgx.invalid"
+_PH_TOKEN = b"CGxTOKENx"
+_PH_ID = b"9990999099909"
+
+
+class _StandIn:
+    """Who a template message is built for: the real person's read-rule facts (so the author is
+    named as they may know it), stand-in values where each person's own go."""
+
+    def __init__(self, user: User) -> None:
+        self._user = user
+        self.email = _PH_EMAIL.decode()
+        self.pk = int(_PH_ID)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._user, name)
+
+
 class EmailRenderer:
     """Renders an alert's e-mail once per way of naming its author, then fills in each recipient:
     a national fan-out must not run the template engine 90,000 times."""
@@ -362,6 +420,7 @@ class EmailRenderer:
         self.alert = alert
         self.site = settings.COMMONGUARD_SITE_URL
         self._bodies: dict[str, tuple[str, str]] = {}
+        self._templates: dict[str, bytes | None] = {}
         self._indicators = [(i.get_kind_display(), defang(i.kind, i.value)) for i in alert.indicators.all()]
 
     def _body(self, user: User) -> tuple[str, str]:
@@ -411,6 +470,36 @@ class EmailRenderer:
         )
         message.attach_alternative(html_body, "text/html")
         return message
+
+    def send(self, user: User, connection: Any) -> None:
+        """Send the message for `user`. Over an open SMTP connection, the MIME bytes are built once
+        per way of naming the author and only the person's address, id and unsubscribe token are
+        put in; anything else (another mail backend, an address that is not ASCII) builds it whole."""
+        smtp = getattr(connection, "connection", None)
+        if smtp is None or not user.email.isascii():
+            self.message(user, connection).send()
+            return
+        template = self._template(user)
+        if template is None:
+            self.message(user, connection).send()
+            return
+        data = (
+            template.replace(_PH_EMAIL, user.email.encode())
+            .replace(_PH_TOKEN, unsubscribe_token(user).encode())
+            .replace(_PH_ID, str(user.pk).encode())
+        )
+        smtp.sendmail(settings.DEFAULT_FROM_EMAIL, [user.email], data)
+
+    def _template(self, user: User) -> bytes | None:
+        from commonguard.sharing.services import author_label
+
+        author = author_label(self.alert, user)
+        if author not in self._templates:
+            stand_in = _StandIn(user)
+            raw = self.message(stand_in, None).message().as_bytes(linesep="\r\n")  # type: ignore[arg-type]
+            whole = all(marker in raw for marker in (_PH_EMAIL, _PH_TOKEN, _PH_ID))
+            self._templates[author] = raw if whole else None
+        return self._templates[author]
 
 
 # --- The daily digest ------------------------------------------------------------------------
