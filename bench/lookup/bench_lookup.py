@@ -241,25 +241,27 @@ def main() -> None:
     started = time.perf_counter()
     indicators = make_indicators(args.indicators, rng)
     text, planted = make_log(args.lines, args.plant, indicators, rng)
+    data = text.encode()  # an upload arrives as bytes
     print(
         f"generated {len(indicators):,} indicators and {args.lines:,} log lines "
         f"({len(text.encode()) / 1e6:.1f} MB, {args.plant} planted) in {time.perf_counter() - started:.1f} s"
     )
 
-    builds, scans, totals = [], [], []
+    builds, scans, totals, cpus = [], [], [], []
     result = None
     for run in range(args.repeat):
         gc.collect()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         matcher = lookup.Matcher(indicators)
         t1 = time.perf_counter()
-        result = matcher.scan(text, keep=1000)
+        result = matcher.scan(data, keep=1000)
         t2 = time.perf_counter()
+        cpus.append(time.process_time() - c0)
         builds.append(t1 - t0)
         scans.append(t2 - t1)
         totals.append(t2 - t0)
         print(f"run {run + 1}: build {t1 - t0:.2f} s, scan {t2 - t1:.2f} s, total {t2 - t0:.2f} s, "
-              f"{result.lines_matched} lines matched")  # fmt: off
+              f"(CPU {cpus[-1]:.2f} s), {result.lines_matched} lines matched")  # fmt: off
         del matcher
     assert result is not None
     found = {m.line_no for m in result.matches}
@@ -277,6 +279,7 @@ def main() -> None:
         "scan_s": round(scans[best], 3),
         "total_s": round(totals[best], 3),
         "total_s_worst": round(max(totals), 3),
+        "total_cpu_s": round(cpus[best], 3),
         "matches": result.lines_matched,
         "planted": args.plant,
         "db_load_s": round(db_s, 3) if db_s is not None else None,
