@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from commonguard.sharing import lookup  # noqa: E402
+from commonguard.sharing import lookup
 
 TARGET_S = 5.0
 KINDS_SHARE = [  # kind, share of the indicators
@@ -48,7 +48,20 @@ KINDS_SHARE = [  # kind, share of the indicators
     (lookup.CVE, 0.005),
 ]
 TLDS = ["xyz", "top", "ru", "info", "biz", "online", "site", "club"]
-WORDS = "invoice payment urgent account verify password reset delivery notice tax refund wire".split()
+WORDS = [
+    "invoice",
+    "payment",
+    "urgent",
+    "account",
+    "verify",
+    "password",
+    "reset",
+    "delivery",
+    "notice",
+    "tax",
+    "refund",
+    "wire",
+]
 
 
 def _label(rng: random.Random, n: int) -> str:
@@ -153,7 +166,7 @@ class LogMaker:
             subj = subject or f"{rng.choice(WORDS).title()} update {rng.randrange(100)}"
             return (
                 f"{self._iso(i)} mx01 postfix/cleanup[4242]: {rng.getrandbits(40):010X}: from=<{sender}> "
-                f"to=<user{rng.randrange(900)}@county.gov> subject=\"{subj}\" size={rng.randint(900, 90000)}{extra}"
+                f'to=<user{rng.randrange(900)}@county.gov> subject="{subj}" size={rng.randint(900, 90000)}{extra}'
             )
         return (
             f"{self._iso(i)} edr01 proc=C:\\Users\\u{rng.randrange(900)}\\AppData\\Local\\Temp\\"

@@ -51,7 +51,6 @@ CHUNK_BYTES = 4_000_000  # a chunk of the log (cut at a line end): bounds the me
 MAX_LINE_SHOWN = 300  # characters of a matched line kept for display
 
 _TOKEN_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789._-@")
-_IS_TOKEN = bytes(1 if c in _TOKEN_CHARS else 0 for c in range(256))
 _V6_CHARS = frozenset(b"0123456789abcdef:.")
 _IS_MARK = bytes(1 if c in b".@" else 0 for c in range(256))
 # One pass finds every byte that is not part of a token, and what kind of separator it is.
@@ -198,6 +197,7 @@ class ScanResult:
     matches: list[LineMatch] = field(default_factory=list)  # the first `keep` matched lines
     lines_by_alert: Counter[int] = field(default_factory=Counter)  # alert id → matched lines
     lines_by_indicator: Counter[int] = field(default_factory=Counter)  # indicator id → matched lines
+    alert_of_indicator: dict[int, int] = field(default_factory=dict)  # matched indicator id → its alert id
     last_seen_by_alert: dict[int, datetime] = field(default_factory=dict)  # from time stamps in the lines
 
     @property
@@ -228,7 +228,7 @@ def _values(rows: list[Row], items: list[int]) -> list[str]:
     return [picked[2]] if len(items) == 1 else list(map(itemgetter(2), picked))
 
 
-Hit = tuple[int, int, Rows]  # start, end (bytes in the chunk), indicator rows
+Hit = tuple[int, int, Rows | list[int]]  # start, end (bytes in the chunk), indicator rows
 Row = tuple[int, str, str, int]  # indicator id, kind, value, alert id
 
 
@@ -436,7 +436,9 @@ class Matcher:
             refs.extend(nets.get(value >> (128 - prefix) << (128 - prefix) if prefix else 0, []))
         return refs or None
 
-    def _url_hits(self, text: _Text, special: np.ndarray, kind: np.ndarray, colons: np.ndarray, hits: list[Hit]) -> None:
+    def _url_hits(
+        self, text: _Text, special: np.ndarray, kind: np.ndarray, colons: np.ndarray, hits: list[Hit]
+    ) -> None:
         a, low, n = text.a, text.low, text.n
         colons = colons[colons + 2 < n]
         sep = colons[(a[colons + 1] == 0x2F) & (a[colons + 2] == 0x2F)] + 3
@@ -468,7 +470,13 @@ class Matcher:
             hits.append((start, stop, refs))
 
     def _phrase_hits(
-        self, text: _Text, starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray, newlines: np.ndarray, hits: list[Hit]
+        self,
+        text: _Text,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        hashes: np.ndarray,
+        newlines: np.ndarray,
+        hits: list[Hit],
     ) -> None:
         """Lines that hold a phrase's longest word get an Aho–Corasick pass for the phrases themselves."""
         assert self.automaton is not None
@@ -495,12 +503,12 @@ class Matcher:
         hit_starts = np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits))
         lines = np.searchsorted(newlines, hit_starts).tolist()
         per_line: dict[int, tuple[set[int], list[tuple[int, int]]]] = {}
-        for line, (start, end, refs) in zip(lines, hits, strict=True):
+        for line, (start, end, rows) in zip(lines, hits, strict=True):
             ref_set, spans = per_line.setdefault(line, (set(), []))
-            if isinstance(refs, int):
-                ref_set.add(refs)
+            if isinstance(rows, int):
+                ref_set.add(rows)
             else:
-                ref_set.update(refs)
+                ref_set.update(rows)
             spans.append((start, end))
         for line in sorted(per_line):
             ref_set, spans = per_line[line]
@@ -518,6 +526,7 @@ class Matcher:
                     result.last_seen_by_alert[alert_id] = seen
             for ref in refs:
                 result.lines_by_indicator[ref.id] += 1
+                result.alert_of_indicator[ref.id] = ref.alert_id
             if keep is None or len(result.matches) < keep:
                 char_spans = sorted({_char_span(raw, s - begin, e - begin) for s, e in spans})
                 result.matches.append(LineMatch(line_base + line + 1, line_text, refs, char_spans))
