@@ -11,12 +11,13 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: run test install lint types pytest bench-directory clean help
+.PHONY: run test install lint types pytest bench-directory bench-lookup clean help
 
 help:
 	@echo "make run               build, migrate, seed the demo, serve http://127.0.0.1:8000 with a worker"
 	@echo "make test              lint, types, the whole test suite on SQLite and on a throwaway PostgreSQL"
 	@echo "make bench-directory   directory search p95 over 30,000 organisations"
+	@echo "make bench-lookup      log lookup: 1,000,000 lines against 1,000,000 indicators"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +56,9 @@ test: lint types pytest
 
 bench-directory: install
 	@bash bench/directory/run.sh
+
+bench-lookup: install
+	@bash bench/lookup/run.sh
 
 clean:
 	rm -rf $(VENV) $(TOOLS) assets/node_modules assets/build var/static

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("commonguard.accounts.urls")),
     path("organizations/", include("commonguard.orgs.urls")),
     path("alerts/", include("commonguard.sharing.urls")),
+    path("lookup/", include("commonguard.sharing.lookup_urls")),
     path("audit/", include("commonguard.core.urls")),
     path("api/", include("commonguard.api.urls")),
     path("admin/", admin.site.urls),

@@ -99,4 +99,4 @@ def test_a_worker_killed_mid_fan_out_resumes_and_each_recipient_gets_one(world, 
     # again after the restart with the same Message-ID: at most one batch of them.
     resent = len(smtp.messages) - expected
     assert 0 <= resent <= EMAIL_BATCH
-    print(f"fault test: killed after {received_at_kill} of {expected} e-mails; resent with the same id: {resent}")
+    print(f"fault test: killed after {received_at_kill} of {expected} e-mails; resent with the same id: {resent}")  # noqa: T201

@@ -10,7 +10,7 @@ from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.sharing import apis as sharing_apis
-from commonguard.sharing import recipient_apis
+from commonguard.sharing import lookup_apis, recipient_apis
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -31,6 +31,7 @@ urlpatterns = [
     path("v1/", include(router.urls)),
     path("v1/roles/", accounts_apis.roles, name="roles"),
     path("v1/me/", accounts_apis.me, name="me"),
+    path("v1/lookup/", lookup_apis.LookupView.as_view(), name="lookup"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI sets style attributes from its script; this page alone allows inline styles
     # (never inline script).
