@@ -17,6 +17,8 @@ help:
 	@echo "make run               build, migrate, seed the demo, serve http://127.0.0.1:8000 with a worker"
 	@echo "make test              lint, types, the whole test suite on SQLite and on a throwaway PostgreSQL"
 	@echo "make bench-directory   directory search p95 over 30,000 organisations"
+	@echo "make bench-fanout      publish to 1,700 and to 90,000 recipients: time to the last delivery"
+	@echo "make bench-live        1,000 live-feed (SSE) clients: time for each to get a new alert"
 	@echo "make bench-lookup      log lookup: 1,000,000 lines against 1,000,000 indicators"
 
 $(UV):
@@ -56,6 +58,12 @@ test: lint types pytest
 
 bench-directory: install
 	@bash bench/directory/run.sh
+
+bench-fanout: install
+	@bash bench/fanout/run.sh
+
+bench-live: install
+	@bash bench/live/run.sh
 
 bench-lookup: install
 	@bash bench/lookup/run.sh

@@ -19,7 +19,7 @@ if [ ! -f var/.demo-seeded ]; then
   touch var/.demo-seeded
 fi
 
-$PY manage.py db_worker --queue-name '*' --no-reload >var/worker.log 2>&1 &
+$PY manage.py db_worker --queue-name '*' --interval 0.1 --no-reload >var/worker.log 2>&1 &
 WORKER=$!
 # Re-enqueues alert deliveries a stopped worker left behind, and retries failed ones.
 $PY manage.py deliveries_resume --every 30 >>var/worker.log 2>&1 &

@@ -33,7 +33,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
-from commonguard.accounts.models import User
+from commonguard.accounts.models import Membership, User
 from commonguard.accounts.viewer import Viewer
 from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP
 from commonguard.sharing.indicators import defang
@@ -54,18 +54,23 @@ _UNSUBSCRIBE_MARK = "\x1funsubscribe\x1f"
 def audience(alert: Alert) -> QuerySet[User]:
     """Everyone the read rule lets read `alert` (ADR 13), except its author: the inverse of
     `Alert.objects.visible_to`, for fan-out. A property test checks the two agree."""
-    vetted = Q(
-        is_active=True,
-        is_service=False,  # the hub's own service accounts read nothing
-        memberships__status="approved",
-        memberships__organization__status="approved",
-    )
-    people = User.objects.filter(vetted)
+    return User.objects.filter(pk__in=_audience_memberships(alert).values("user_id"))
+
+
+def _audience_memberships(alert: Alert) -> QuerySet[Membership]:
+    """The approved memberships, in approved organisations, of active people (not service
+    accounts) through which the alert reaches someone other than its author."""
+    rows = Membership.objects.filter(
+        status=Membership.Status.APPROVED,
+        organization__status="approved",
+        user__is_active=True,
+        user__is_service=False,  # the hub's own service accounts read nothing
+    ).exclude(user_id=alert.author_id)
     if alert.tlp == TLP.RED:
-        people = people.filter(pk__in=alert.recipient_people.values("pk"))
-    elif alert.tlp in NAMED_ORGANISATION_LABELS:
-        people = User.objects.filter(vetted & Q(memberships__organization_id__in=audience_org_ids(alert)))
-    return people.exclude(pk=alert.author_id).distinct()
+        return rows.filter(user_id__in=alert.recipient_people.values("pk"))
+    if alert.tlp in NAMED_ORGANISATION_LABELS:
+        return rows.filter(organization_id__in=audience_org_ids(alert))
+    return rows
 
 
 def audience_org_ids(alert: Alert) -> set[int]:
@@ -81,7 +86,7 @@ def entitled_people(alert: Alert, user_ids: Iterable[int]) -> set[int]:
     ids = list(user_ids)
     if alert.status not in Alert.LIVE_STATUSES:
         return set()
-    return set(audience(alert).filter(pk__in=ids).values_list("pk", flat=True))
+    return set(_audience_memberships(alert).filter(user_id__in=ids).values_list("user_id", flat=True))
 
 
 def webhook_entitled(alert: Alert, webhook: Webhook) -> bool:
@@ -120,7 +125,7 @@ def queue_for(alert: Alert) -> str:
 def outbox_write(alert: Alert) -> int:
     """Write this version's deliveries (call inside the publishing transaction)."""
     prefix = f"{alert.uuid}:{alert.version}"
-    people = list(audience(alert).values_list("pk", flat=True))
+    people = list(set(_audience_memberships(alert).values_list("user_id", flat=True)))
     preferences = {p.user_id: p for p in AlertPreference.objects.filter(user_id__in=people)}
     rows: list[Delivery] = []
     for user_id in people:
