@@ -68,11 +68,11 @@ def seed(n: int, hook_url: str) -> tuple[User, Organization]:
         User(email=f"p{i}@bench.example", full_name=f"Person {i}", password=password) for i in range(n + 1)
     )
     Membership.objects.bulk_create(
-        Membership(user=u, organization=o, role=Role.MEMBER, status="approved") for u, o in zip(people, orgs)
+        Membership(user=u, organization=o, role=Role.MEMBER, status="approved")
+        for u, o in zip(people, orgs, strict=True)
     )
     Webhook.objects.bulk_create(
-        Webhook(organization=o, name="SIEM", url=hook_url, secret="s" * 64, max_tlp="green")
-        for o in orgs[1::10]
+        Webhook(organization=o, name="SIEM", url=hook_url, secret="s" * 64, max_tlp="green") for o in orgs[1::10]
     )
     return people[0], orgs[0]
 

@@ -147,15 +147,15 @@ def main() -> None:
     author, author_org, keys = seed(args.clients)
     port = free_port()
     env = {**os.environ, "LOG_LEVEL": "WARNING", "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+    uvicorn = [str(REPO / ".venv/bin/uvicorn"), "commonguard.asgi:application", "--host", "127.0.0.1"]
     server = subprocess.Popen(
-        [str(REPO / ".venv/bin/uvicorn"), "commonguard.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--log-level", "warning", "--no-access-log", "--backlog", "4096"],
+        [*uvicorn, "--port", str(port), "--log-level", "warning", "--no-access-log", "--backlog", "4096"],
         env=env,
         cwd=REPO,
     )
+    manage = [sys.executable, str(REPO / "manage.py")]
     worker = subprocess.Popen(
-        [sys.executable, str(REPO / "manage.py"), "db_worker", "--queue-name", "*", "--interval", "0.05"]
-        + ["--no-reload"],
+        [*manage, "db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload"],
         env=env,
         cwd=REPO,
     )
