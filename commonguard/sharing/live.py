@@ -132,49 +132,50 @@ def _last_event_id(request: HttpRequest) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-async def live_stream(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+def live_stream(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """GET /alerts/live/: the person's live feed as server-sent events (vetted people only).
 
     Under ASGI (production, `make run`) the stream stays open and the broker pushes to it. Under a
     WSGI server (the test suite's live server) each request answers at once with what is new and
     the browser's EventSource asks again after a second: the same events, by polling. Either way
-    every event carries its id, so a browser that reconnects gets what it missed (Last-Event-ID)."""
-    user = await request.auser()
-    viewer = await sync_to_async(viewer_for)(user)
+    every event carries its id, so a browser that reconnects gets what it missed (Last-Event-ID).
+    (A plain view: the checks run as any other; only the stream itself is asynchronous.)"""
+    viewer = viewer_for(request.user)
     if not viewer.is_vetted or viewer.user_id is None:
         raise PermissionDenied  # no stream for anonymous or unvetted callers
     user_id = viewer.user_id
     last = _last_event_id(request)
     if not isinstance(request, ASGIRequest):
-        return await sync_to_async(_poll_once)(user_id, last)
-    queue = broker.subscribe(user_id)
-    missed: list[tuple[int, list[int], dict[str, Any]]] = []
-    if last is not None:
-        _, missed = await sync_to_async(_events_after, thread_sensitive=False)(last, user_id)
-
-    async def events() -> AsyncIterator[str]:
-        try:
-            yield "retry: 3000\n" + _frame("hello", {"at": timezone.now().isoformat()})
-            sent = last or 0
-            for event_id, _, message in missed:
-                sent = event_id
-                yield _frame("alert", message, event_id)
-            while True:
-                try:
-                    event_id, message = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                if event_id > sent:
-                    sent = event_id
-                    yield _frame("alert", message, event_id)
-        finally:
-            broker.unsubscribe(user_id, queue)
-
-    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+        return _poll_once(user_id, last)
+    response = StreamingHttpResponse(_stream(user_id, last), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache, no-store"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+async def _stream(user_id: int, last: int | None) -> AsyncIterator[str]:
+    """Subscribe first, then catch up from `last`: nothing published in between is lost."""
+    queue = broker.subscribe(user_id)
+    try:
+        in_thread = sync_to_async(_latest_event_id, thread_sensitive=False)
+        sent = last if last is not None else await in_thread()
+        yield "retry: 3000\n" + _frame("hello", {"at": timezone.now().isoformat()}, sent)
+        if last is not None:
+            _, missed = await sync_to_async(_events_after, thread_sensitive=False)(last, user_id)
+            for event_id, _, message in missed:
+                sent = event_id
+                yield _frame("alert", message, event_id)
+        while True:
+            try:
+                event_id, message = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if event_id > sent:
+                sent = event_id
+                yield _frame("alert", message, event_id)
+    finally:
+        broker.unsubscribe(user_id, queue)
 
 
 def _poll_once(user_id: int, last: int | None) -> HttpResponse:
