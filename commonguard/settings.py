@@ -114,7 +114,14 @@ TEMPLATES = [
 SQLITE_PATH = Path(env.str("COMMONGUARD_SQLITE_PATH", default=str(BASE_DIR / "var" / "commonguard.sqlite3")))
 DATABASE_URL = env.str("DATABASE_URL", default="")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # COMMONGUARD_DB_POOL=N: a pool of at most N connections per process (psycopg_pool) instead of one
+    # per thread; use it with many live-feed streams (ADR 18), where threads come and go by the hundred.
+    DB_POOL = env.int("COMMONGUARD_DB_POOL", default=0)
+    if DB_POOL:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL, "timeout": 30}
+    else:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {
@@ -290,7 +297,7 @@ COMMONGUARD_DIGEST_HOUR = env.int("COMMONGUARD_DIGEST_HOUR", default=7)  # local
 # Webhooks go to public https endpoints only; tests, benchmarks and the demo may allow loopback.
 COMMONGUARD_WEBHOOK_ALLOW_PRIVATE = env.bool("COMMONGUARD_WEBHOOK_ALLOW_PRIVATE", default=DEMO)
 # How often a web process looks for new live-feed events (seconds).
-COMMONGUARD_LIVE_POLL_SECONDS = env.float("COMMONGUARD_LIVE_POLL_SECONDS", default=0.2)
+COMMONGUARD_LIVE_POLL_SECONDS = env.float("COMMONGUARD_LIVE_POLL_SECONDS", default=0.1)
 
 # --- Mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

@@ -96,6 +96,16 @@ async def listen(base: str, key: str, ready: asyncio.Event, counter: list[int], 
                 return
 
 
+report_t0 = [0.0]
+
+
+def handoff() -> list[float]:
+    """When the worker handed the alert to the web processes (LiveEvent rows), after the publish."""
+    from commonguard.sharing.models import LiveEvent
+
+    return sorted(e.timestamp() - report_t0[0] for e in LiveEvent.objects.values_list("created_at", flat=True))
+
+
 async def run(base: str, keys: list[str], author: User, author_org: Organization) -> dict:
     ready = asyncio.Event()
     counter = [0]
@@ -121,6 +131,7 @@ async def run(base: str, keys: list[str], author: User, author_org: Organization
         return t
 
     t0 = await sync_to_async(publish)()
+    report_t0[0] = t0
     done, pending = await asyncio.wait(tasks, timeout=30)
     for task in pending:
         task.cancel()
@@ -177,6 +188,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
     report.pop("connect_all_s", None)
+    marks = handoff()
+    report["worker_handoff_s"] = round(marks[-1], 3) if marks else None
     Path(args.out).write_text(json.dumps(report))
     print(json.dumps(report))
 

@@ -10,5 +10,5 @@ mkdir -p var/bench var/static
 source scripts/pg-throwaway.sh
 pg_throwaway_start || { echo "PostgreSQL binaries are needed (apt-get install postgresql)" >&2; exit 1; }
 trap pg_throwaway_stop EXIT
-export DATABASE_URL="$PG_THROWAWAY_URL"
+export DATABASE_URL="$PG_THROWAWAY_URL" COMMONGUARD_DB_POOL=${COMMONGUARD_DB_POOL:-20}
 .venv/bin/python bench/live/live.py --clients "${CLIENTS:-1000}" --out var/bench/live.json

@@ -343,7 +343,7 @@ def deliver_alert(alert_id: int, version: int, channel: str = Delivery.Channel.E
         )
         return 0
     send = SENDERS[Delivery.Channel(channel)]
-    batches: dict[str, int] = {Delivery.Channel.WEBHOOK: 50, Delivery.Channel.EMAIL: EMAIL_BATCH}
+    batches: dict[str, int] = {Delivery.Channel.WEBHOOK: 50, Delivery.Channel.EMAIL: EMAIL_BATCH, "app": 1000}
     batch = batches.get(channel, BATCH)
     total = 0
     while rows := claim(alert_id, version, channel, batch):

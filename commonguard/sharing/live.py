@@ -21,6 +21,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
+from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -147,6 +148,10 @@ def live_stream(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     last = _last_event_id(request)
     if not isinstance(request, ASGIRequest):
         return _poll_once(user_id, last)
+    # The stream may stay open for hours: it must not hold this request's database connection
+    # (a thousand streams would be a thousand connections). Its few queries run in a shared pool.
+    close_old_connections()
+    connection.close()
     response = StreamingHttpResponse(_stream(user_id, last), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache, no-store"
     response["X-Accel-Buffering"] = "no"
