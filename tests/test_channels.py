@@ -298,3 +298,36 @@ def _same(alert, **changes):
 @pytest.mark.parametrize("name", ["anonymous", "unvetted", "removed_member"])
 def test_no_stream_without_vetting(world, as_persona, name):
     assert as_persona(name).get("/alerts/live/").status_code in {302, 403}
+
+
+# --- The batch forms of the rules agree with the one-at-a-time forms ------------------------------
+
+
+@pytest.mark.parametrize("tlp", [TLP.CLEAR, TLP.GREEN, TLP.AMBER, TLP.AMBER_STRICT, TLP.RED])
+def test_batch_checks_agree_with_the_read_rule(world, tlp):
+    from commonguard.accounts.viewer import NO_PERSON, Viewer
+    from commonguard.sharing.delivery import (
+        EmailRenderer,
+        entitled_people,
+        entitled_webhooks,
+        webhook_entitled,
+    )
+    from commonguard.sharing.services import author_label
+
+    hooks_by_org = [
+        _hook(world, org, "http://127.0.0.1:9/hook", name=f"{org.pk}-{ceiling}", max_tlp=ceiling)
+        for org in [world.ingham, world.washtenaw]
+        for ceiling in ["green", "amber+strict"]
+    ]
+    extra = {"recipient_orgs": [world.washtenaw]} if tlp in {TLP.AMBER, TLP.AMBER_STRICT} else {}
+    if tlp == TLP.RED:
+        extra = {"recipient_people": [world["washtenaw_admin"]]}
+    alert = make_alert(world["lansing_member"], world.lansing, tlp, anonymous=True, **extra)
+    assert entitled_webhooks(alert, hooks_by_org) == {h.pk for h in hooks_by_org if webhook_entitled(alert, h)}
+    people = {u.pk: u for u in world.people.values()}
+    readable = {pk for pk, u in people.items() if Alert.objects.visible_to(u).filter(pk=alert.pk).exists()}
+    assert entitled_people(alert, people) == readable - {alert.author_id, world["operator"].pk}
+    renderer = EmailRenderer(alert)
+    for user in people.values():
+        assert renderer._author(user) == author_label(alert, user), user.email
+    assert renderer._author(Viewer(user_id=NO_PERSON)) == "A city in Region 1"

@@ -102,6 +102,24 @@ def webhook_entitled(alert: Alert, webhook: Webhook) -> bool:
     return Alert.objects.visible_to(viewer).filter(pk=alert.pk).exists()
 
 
+def entitled_webhooks(alert: Alert, webhooks: list[Webhook]) -> set[int]:
+    """Of `webhooks`, those that may receive `alert` now: `webhook_entitled` for a whole batch in
+    two queries (the organisations' approval now, and an AMBER alert's audience). A test checks the
+    two agree."""
+    from commonguard.core.tlp import TLP_ORDER
+    from commonguard.orgs.models import Organization
+
+    if alert.tlp == TLP.RED or alert.status not in Alert.LIVE_STATUSES:
+        return set()
+    rank = TLP_ORDER.index(TLP(alert.tlp))
+    candidates = [w for w in webhooks if w.active and rank <= TLP_ORDER.index(TLP(w.max_tlp))]
+    org_ids = {w.organization_id for w in candidates}
+    approved = set(Organization.objects.filter(pk__in=org_ids, status="approved").values_list("pk", flat=True))
+    if alert.tlp in NAMED_ORGANISATION_LABELS:
+        approved &= audience_org_ids(alert)
+    return {w.pk for w in candidates if w.organization_id in approved}
+
+
 def wants(alert: Alert, categories: list[str], min_severity: str) -> bool:
     """A person's or endpoint's filters. Critical (flash) alerts pass every filter."""
     if alert.severity == Alert.Severity.CRITICAL:
@@ -309,8 +327,10 @@ def renderer_for(alert: Alert) -> EmailRenderer:
 def _deliver_webhooks(alert: Alert, rows: list[Delivery]) -> int:
     from commonguard.sharing.webhooks import post_all
 
-    entitled = [row for row in rows if row.webhook is not None and webhook_entitled(alert, row.webhook)]
-    _skip([row for row in rows if row not in entitled])
+    hooks = [row.webhook for row in rows if row.webhook is not None]
+    allowed = entitled_webhooks(alert, hooks)
+    entitled = [row for row in rows if row.webhook_id in allowed]
+    _skip([row for row in rows if row.webhook_id not in allowed])
     now = timezone.now()
     sent = 0
     for row, (code, error) in zip(entitled, post_all(alert, entitled), strict=True):
@@ -399,6 +419,23 @@ def _subject(alert: Alert) -> str:
     return f"[{TLP(alert.tlp).label}] [{alert.get_severity_display()}] {prefix}{alert.title}"[:250]
 
 
+def _who_knows_the_author(alert: Alert) -> set[int]:
+    """The people `author_label` names an anonymous alert's author to: approved members of the
+    author's organisation, the staff of its state (approved state-agency roles), the operator."""
+    from commonguard.accounts.models import STATE_STAFF_ROLES
+
+    org = alert.author_org
+    members = Membership.objects.filter(status=Membership.Status.APPROVED, organization__status="approved")
+    ids = set(members.filter(organization=org).values_list("user_id", flat=True))
+    ids |= set(
+        members.filter(
+            role__in=STATE_STAFF_ROLES, organization__kind="state_agency", organization__state=org.state
+        ).values_list("user_id", flat=True)
+    )
+    ids |= set(User.objects.filter(is_superuser=True, is_active=True).values_list("pk", flat=True))
+    return ids
+
+
 _PH_EMAIL = b"cgxrcptx@cgx.invalid"
 _PH_TOKEN = b"CGxTOKENx"
 _PH_ID = b"9990999099909"
@@ -426,13 +463,27 @@ class EmailRenderer:
         self.site = settings.COMMONGUARD_SITE_URL
         self._bodies: dict[str, tuple[str, str]] = {}
         self._templates: dict[str, bytes | None] = {}
+        self._insiders: set[int] | None = None
         self._indicators = [(i.get_kind_display(), defang(i.kind, i.value)) for i in alert.indicators.all()]
+
+    def _author(self, user: Any) -> str:
+        """`author_label` for this recipient, without a query per person: for an anonymous alert
+        the people who may know the author are looked up once."""
+        from commonguard.accounts.viewer import NO_PERSON, Viewer
+        from commonguard.sharing.services import author_label
+
+        if not self.alert.anonymous:
+            return self.alert.author_org.name
+        if self._insiders is None:
+            self._insiders = _who_knows_the_author(self.alert)
+        if getattr(user, "pk", None) in self._insiders:
+            return self.alert.author_org.name
+        return author_label(self.alert, Viewer(user_id=NO_PERSON))
 
     def _body(self, user: User) -> tuple[str, str]:
         from commonguard.core.text import render_markdown
-        from commonguard.sharing.services import author_label
 
-        author = author_label(self.alert, user)
+        author = self._author(user)
         if author not in self._bodies:
             context = {
                 "alert": self.alert,
@@ -496,9 +547,7 @@ class EmailRenderer:
         smtp.sendmail(settings.DEFAULT_FROM_EMAIL, [user.email], data)
 
     def _template(self, user: User) -> bytes | None:
-        from commonguard.sharing.services import author_label
-
-        author = author_label(self.alert, user)
+        author = self._author(user)
         if author not in self._templates:
             stand_in = _StandIn(user)
             raw = self.message(stand_in, None).message().as_bytes(linesep="\r\n")  # type: ignore[arg-type]

@@ -327,9 +327,11 @@ def alert_revoke(*, actor: User, alert: Alert, reason: str) -> Alert:
 def author_label(alert: Alert, user: Any) -> str:
     """Who wrote the alert, as `user` may know it: anonymous alerts show peers only the kind and
     region ("A county in Region 3"); the author's organisation, state staff and the operator see who."""
-    viewer = viewer_for(user)
     org = alert.author_org
-    if not alert.anonymous or viewer.is_operator or org.pk in viewer.org_ids or org.state in viewer.staff_states:
+    if not alert.anonymous:
+        return org.name
+    viewer = viewer_for(user)
+    if viewer.is_operator or org.pk in viewer.org_ids or org.state in viewer.staff_states:
         return org.name
     kind = org.get_kind_display().lower()
     article = "An" if kind[:1] in "aeiou" else "A"

@@ -194,7 +194,7 @@ def post_one(alert: Alert, row: Delivery) -> tuple[int | None, str]:
         check_target(webhook.url)
     except ValidationError as exc:
         return None, f"refused: {exc.messages[0]}"
-    body = json.dumps(payload(alert, webhook), separators=(",", ":")).encode()
+    body = _body(alert, webhook)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "CommonGuard-Webhook/1",
@@ -209,6 +209,23 @@ def post_one(alert: Alert, row: Delivery) -> tuple[int | None, str]:
     if 200 <= response.status_code < 300:
         return response.status_code, ""
     return response.status_code, f"HTTP {response.status_code}"
+
+
+_bodies: dict[tuple[Any, int, str, str], bytes] = {}
+
+
+def _body(alert: Alert, webhook: Webhook) -> bytes:
+    """The JSON body, built once per alert version, preset and way of naming the author."""
+    from commonguard.accounts.viewer import organization_viewer
+    from commonguard.sharing.services import author_label
+
+    author = author_label(alert, organization_viewer(webhook.organization))
+    key = (alert.uuid, alert.version, webhook.preset, author)
+    if key not in _bodies:
+        if len(_bodies) > 64:
+            _bodies.clear()
+        _bodies[key] = json.dumps(payload(alert, webhook), separators=(",", ":")).encode()
+    return _bodies[key]
 
 
 def post_all(alert: Alert, rows: list[Delivery]) -> list[tuple[int | None, str]]:
