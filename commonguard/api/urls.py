@@ -10,7 +10,7 @@ from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.sharing import apis as sharing_apis
-from commonguard.sharing import lookup_apis, recipient_apis
+from commonguard.sharing import channel_apis, lookup_apis, recipient_apis
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -25,12 +25,14 @@ router.register(r"alerts/(?P<alert_uuid>[^/.]+)/versions", recipient_apis.Versio
 router.register(r"alerts/(?P<alert_uuid>[^/.]+)/forward", recipient_apis.ForwardViewSet, basename="alert-forward")
 router.register("indicators", sharing_apis.IndicatorViewSet, basename="indicator")
 router.register("sharing-groups", sharing_apis.SharingGroupViewSet, basename="sharing-group")
+router.register("webhooks", channel_apis.WebhookViewSet, basename="webhook")
 
 app_name = "api"
 urlpatterns = [
     path("v1/", include(router.urls)),
     path("v1/roles/", accounts_apis.roles, name="roles"),
     path("v1/me/", accounts_apis.me, name="me"),
+    path("v1/me/alert-preferences/", channel_apis.alert_preferences, name="alert-preferences"),
     path("v1/lookup/", lookup_apis.LookupView.as_view(), name="lookup"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI sets style attributes from its script; this page alone allows inline styles

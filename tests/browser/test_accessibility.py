@@ -184,6 +184,43 @@ def _not_found(v: Visit) -> None:
     v.as_user(v.hub.member).open("/organizations/999999/", status=404)
 
 
+def _preferences(v: Visit) -> None:
+    v.as_user(v.hub.member).open("/alerts/preferences/")
+
+
+def _webhooks(v: Visit) -> None:
+    from commonguard.sharing import webhooks
+
+    hook = webhooks.webhook_save(
+        actor=v.hub.admin,
+        organization=v.hub.ingham,
+        webhook=None,
+        data={"name": "SOC SIEM", "url": "http://127.0.0.1:9/hook", "preset": "generic", "max_tlp": "green"},
+    )
+    v.as_user(v.hub.admin).open(f"/alerts/webhooks/{v.hub.ingham.pk}/")
+    v.page.get_by_role("button", name="Add webhook").click()  # the form with its errors shown
+    expect(v.page.locator(".usa-error-message").first).to_be_visible()
+    assert hook.name in v.page.content()
+
+
+def _webhook_detail(v: Visit) -> None:
+    from commonguard.sharing import webhooks
+
+    hook = webhooks.webhook_save(
+        actor=v.hub.admin,
+        organization=v.hub.ingham,
+        webhook=None,
+        data={"name": "Teams", "url": "http://127.0.0.1:9/hook", "preset": "teams", "max_tlp": "amber"},
+    )
+    v.as_user(v.hub.admin).open(f"/alerts/webhooks/{v.hub.ingham.pk}/{hook.pk}/")
+
+
+def _unsubscribe(v: Visit) -> None:
+    from commonguard.sharing.delivery import unsubscribe_token
+
+    v.open(f"/alerts/unsubscribe/{unsubscribe_token(v.hub.member)}/")
+
+
 # name -> (how to get there, the page's <h1>)
 PAGES: dict[str, tuple[Callable[[Visit], None], str]] = {
     "sign-in": (_sign_in, "Sign in"),
@@ -208,6 +245,10 @@ PAGES: dict[str, tuple[Callable[[Visit], None], str]] = {
     "organization-profile-liaison": (_profile_as_liaison, "City of Lansing"),
     "audit": (_audit, "Audit trail"),
     "not-found": (_not_found, "Page not found"),
+    "alert-preferences": (_preferences, "How alerts reach you"),
+    "webhooks": (_webhooks, "Webhooks of Ingham County"),
+    "webhook-detail": (_webhook_detail, "Webhook: Teams"),
+    "unsubscribe": (_unsubscribe, "Alert e-mails"),
 }
 
 
