@@ -24,7 +24,9 @@ from commonguard.sharing.models import Alert, AlertPreference, Delivery, Webhook
 from commonguard.sharing.preferences import PREFERENCE_FIELDS, preference_for, preferences_save
 from commonguard.web.http import acting_user
 
-_LOW_SEVERITIES = [s for s in Alert.Severity.values if s != Alert.Severity.CRITICAL]
+# Filters go from a severity up; critical alerts pass every filter, so "critical" is not one.
+FILTER_SEVERITIES = [s for s in Alert.Severity.values if s != Alert.Severity.CRITICAL]
+_LOW_SEVERITIES = FILTER_SEVERITIES
 
 
 class PreferenceSerializer(serializers.ModelSerializer):
@@ -54,6 +56,8 @@ def alert_preferences(request: Request) -> Response:
 
 
 class WebhookSerializer(serializers.ModelSerializer):
+    min_severity = serializers.ChoiceField(FILTER_SEVERITIES)
+
     class Meta:
         model = Webhook
         fields = ["id", "organization", "name", "url", "preset", "max_tlp", "categories", "min_severity", "active"]
