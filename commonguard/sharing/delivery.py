@@ -222,7 +222,14 @@ def claim(alert_id: int, version: int, channel: str, limit: int = BATCH) -> list
     Delivery.objects.filter(_due(now), pk__in=candidates).update(
         status=Delivery.Status.SENDING, claim=token, claimed_at=now
     )
-    return list(Delivery.objects.filter(claim=token).select_related("recipient", "webhook__organization"))
+    claimed = Delivery.objects.filter(claim=token)
+    if channel == Delivery.Channel.EMAIL:
+        claimed = claimed.select_related("recipient")
+    elif channel == Delivery.Channel.WEBHOOK:
+        claimed = claimed.select_related("webhook__organization")
+    else:  # the live feed needs only who: no person or endpoint to load
+        claimed = claimed.only("pk", "recipient_id", "webhook_id", "attempts", "status", "key")
+    return list(claimed)
 
 
 def _failed(row: Delivery, error: str, now: Any) -> None:
@@ -474,6 +481,8 @@ class EmailRenderer:
 
         if not self.alert.anonymous:
             return self.alert.author_org.name
+        if isinstance(user, _StandIn):  # a template is built for the person it stands in for
+            user = user._user
         if self._insiders is None:
             self._insiders = _who_knows_the_author(self.alert)
         if getattr(user, "pk", None) in self._insiders:
