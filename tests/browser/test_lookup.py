@@ -38,6 +38,9 @@ def _check(page: Any, name: str) -> None:
         pytest.fail(describe_violations(name, page.url, violations), pytrace=False)
 
 
+pytestmark = pytest.mark.browser
+
+
 def test_paste_a_log_and_see_the_matches(axe_page: Any, live_server: Any, hub: Hub) -> None:
     lookup_services._cache.clear()
     alert = _publish(hub)
