@@ -50,22 +50,24 @@ def seed(n: int, hook_url: str) -> tuple[User, Organization]:
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:  # a fresh run each time
         cursor.execute("TRUNCATE sharing_delivery, sharing_liveevent, django_tasks_database_dbtaskresult CASCADE")
-    Organization.objects.filter(source_key__startswith="bench:").delete()
+    # Each run its own organisations and people; earlier runs' stay (their alerts refer to them), silenced.
+    User.objects.filter(email__endswith="@bench.example").update(is_active=False)
+    Webhook.objects.filter(organization__source_key__startswith="bench:").update(active=False)
+    run = int(time.time())
     password = make_password(None)
     orgs = Organization.objects.bulk_create(
         Organization(
-            name=f"Bench Township {i}",
+            name=f"Bench Township {run}-{i}",
             kind="township",
             state="MI",
             status="approved",
-            source_key=f"bench:{i}",
+            source_key=f"bench:{run}:{i}",
             county_fips="26065",
         )
         for i in range(n + 1)
     )
-    User.objects.filter(email__endswith="@bench.example").delete()
     people = User.objects.bulk_create(
-        User(email=f"p{i}@bench.example", full_name=f"Person {i}", password=password) for i in range(n + 1)
+        User(email=f"p{i}.{run}@bench.example", full_name=f"Person {i}", password=password) for i in range(n + 1)
     )
     Membership.objects.bulk_create(
         Membership(user=u, organization=o, role=Role.MEMBER, status="approved")
