@@ -78,3 +78,24 @@ def test_bad_sightings_store_nothing(world):
         with pytest.raises(ValidationError):
             sighting_report(actor=actor, alert=alert, organization=org, **extra)
     assert Sighting.objects.count() == 0
+
+
+def test_the_audit_trail_never_shows_a_red_title_to_those_who_may_not_read_it(world, as_persona):
+    """A named person reacts for their organisation: the organisation's admins read its audit
+    trail, but the RED alert was not for them, so the trail names the alert by its id only."""
+    alert = make_alert(
+        world["ingham_member"], world.ingham, TLP.RED, recipient_people=[world["washtenaw_member"]], title="Secret op"
+    )
+    alert_acknowledge(actor=world["washtenaw_member"], alert=alert, organization=world.washtenaw)
+    sighting_report(
+        actor=world["washtenaw_member"],
+        alert=alert,
+        organization=world.washtenaw,
+        kind="seen",
+        seen_at=timezone.now(),
+    )
+    admin = as_persona("washtenaw_admin")
+    page = admin.get("/audit/").content.decode()
+    api = admin.get("/api/v1/audit/").content.decode()
+    assert str(alert.uuid) in page and str(alert.uuid) in api  # they do see what happened
+    assert "Secret op" not in page and "Secret op" not in api

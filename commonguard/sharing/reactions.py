@@ -43,7 +43,9 @@ def alert_acknowledge(*, actor: User, alert: Alert, organization: Organization, 
     audit_record(
         actor=actor,
         action="alert.acknowledge",
-        summary=f"{actor.email} acknowledged “{alert.title}” for {organization.name}",
+        # The alert by its id, never its title: the organisation's admins read this trail, and they
+        # may not be allowed to read the alert (a RED alert names people, not organisations).
+        summary=f"{actor.email} acknowledged alert {alert.uuid} for {organization.name}",
         organization=organization,
         target=ack,
     )
@@ -89,7 +91,7 @@ def sighting_report(
     audit_record(
         actor=actor,
         action="alert.sighting",
-        summary=f"{actor.email} reported “{sighting.get_kind_display()}” for “{alert.title}” at {organization.name}",
+        summary=f"{actor.email} reported “{sighting.get_kind_display()}” for alert {alert.uuid} at {organization.name}",
         organization=organization,
         target=sighting,
     )
