@@ -20,18 +20,14 @@ from commonguard.core.tlp import TLP
 from commonguard.orgs.apis import _valid
 from commonguard.orgs.models import Organization
 from commonguard.sharing import webhooks as hooks
-from commonguard.sharing.models import Alert, AlertPreference, Delivery, Webhook
+from commonguard.sharing.models import FILTER_SEVERITIES, Alert, AlertPreference, Delivery, Webhook
 from commonguard.sharing.preferences import PREFERENCE_FIELDS, preference_for, preferences_save
 from commonguard.web.http import acting_user
-
-# Filters go from a severity up; critical alerts pass every filter, so "critical" is not one.
-FILTER_SEVERITIES = [s for s in Alert.Severity.values if s != Alert.Severity.CRITICAL]
-_LOW_SEVERITIES = FILTER_SEVERITIES
 
 
 class PreferenceSerializer(serializers.ModelSerializer):
     categories = serializers.ListField(child=serializers.ChoiceField(Alert.Category.choices), required=False)
-    min_severity = serializers.ChoiceField(_LOW_SEVERITIES, required=False)
+    min_severity = serializers.ChoiceField(FILTER_SEVERITIES, required=False)
 
     class Meta:
         model = AlertPreference
@@ -72,7 +68,7 @@ class WebhookWriteSerializer(serializers.Serializer):
     preset = serializers.ChoiceField(Webhook.Preset.choices, default=Webhook.Preset.GENERIC)
     max_tlp = serializers.ChoiceField([t.value for t in TLP], default=TLP.GREEN)
     categories = serializers.ListField(child=serializers.ChoiceField(Alert.Category.choices), default=list)
-    min_severity = serializers.ChoiceField(_LOW_SEVERITIES, default=Alert.Severity.LOW)
+    min_severity = serializers.ChoiceField(FILTER_SEVERITIES, default=Alert.Severity.LOW)
     active = serializers.BooleanField(default=True)
 
 

@@ -3,8 +3,6 @@ an organisation's webhooks with their dead letters, and the live feed's stream (
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -69,10 +67,6 @@ def _webhook(request: AuthedRequest, org: Organization, pk: int) -> Webhook:
     return get_object_or_404(Webhook.objects.visible_to(request.user), pk=pk, organization=org)
 
 
-def _form_data(form: WebhookForm) -> dict[str, Any]:
-    return dict(form.cleaned_data)
-
-
 @vetted_required
 @require_http_methods(["GET", "POST"])
 def webhook_list(request: AuthedRequest, org_id: int) -> HttpResponse:
@@ -80,7 +74,8 @@ def webhook_list(request: AuthedRequest, org_id: int) -> HttpResponse:
     form = WebhookForm(request.POST or None, initial={"max_tlp": "green", "min_severity": "low", "active": True})
     if request.method == "POST" and form.is_valid():
         try:
-            webhook = hooks.webhook_save(actor=request.user, organization=org, webhook=None, data=_form_data(form))
+            data = dict(form.cleaned_data)
+            webhook = hooks.webhook_save(actor=request.user, organization=org, webhook=None, data=data)
         except (ValidationError, PermissionDenied) as exc:
             apply_validation_error(form, exc)
         else:
@@ -109,7 +104,7 @@ def webhook_detail(request: AuthedRequest, org_id: int, pk: int) -> HttpResponse
     form = WebhookForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            hooks.webhook_save(actor=request.user, organization=org, webhook=webhook, data=_form_data(form))
+            hooks.webhook_save(actor=request.user, organization=org, webhook=webhook, data=dict(form.cleaned_data))
         except (ValidationError, PermissionDenied) as exc:
             apply_validation_error(form, exc)
         else:

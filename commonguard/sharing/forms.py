@@ -18,6 +18,7 @@ from commonguard.core.tlp import GUIDANCE, TLP
 from commonguard.orgs.models import Organization
 from commonguard.sharing import indicators as ioc
 from commonguard.sharing.models import (
+    FILTER_SEVERITIES,
     MAX_MARKDOWN,
     MAX_TITLE,
     Alert,
@@ -375,6 +376,9 @@ class SightingForm(Form):
     note = forms.CharField(label="Note (optional)", required=False, max_length=500)
 
 
+FILTER_SEVERITY_CHOICES = [(s, Alert.Severity(s).label) for s in FILTER_SEVERITIES]
+
+
 class PreferencesForm(Form):
     email = forms.BooleanField(label="Send me alerts by e-mail", required=False)
     email_mode = forms.ChoiceField(
@@ -393,7 +397,7 @@ class PreferencesForm(Form):
         required=False,
         help_text="None ticked: every category. Critical alerts come whatever you tick.",
     )
-    min_severity = forms.ChoiceField(label="From this severity up", choices=Alert.Severity.choices[:3])
+    min_severity = forms.ChoiceField(label="From this severity up", choices=FILTER_SEVERITY_CHOICES)
 
 
 class WebhookForm(Form):
@@ -415,5 +419,5 @@ class WebhookForm(Form):
         required=False,
         help_text="None ticked: every category.",
     )
-    min_severity = forms.ChoiceField(label="From this severity up", choices=Alert.Severity.choices[:3])
+    min_severity = forms.ChoiceField(label="From this severity up", choices=FILTER_SEVERITY_CHOICES)
     active = forms.BooleanField(label="Active", required=False, initial=True)

@@ -120,6 +120,11 @@ class Alert(models.Model):
         return self.status in self.LIVE_STATUSES
 
 
+# What a person's or a webhook's filter may ask for: "from this severity up". Critical alerts pass
+# every filter, so "critical" is not one.
+FILTER_SEVERITIES = [s for s in Alert.Severity.values if s != Alert.Severity.CRITICAL]
+
+
 # What an author writes (as opposed to status, audience and bookkeeping): saved by the services,
 # snapshotted into each version.
 ALERT_CONTENT_FIELDS = (
