@@ -40,7 +40,14 @@ class MfaRequiredMiddleware:
 
 def mfa_step_needed(request: HttpRequest) -> str | None:
     """'verify' when the person has a device but has not used it this session, 'setup' when their
-    role needs one and they have none, else None."""
+    role needs one and they have none, else None. Answered once per request (the middleware and
+    the page layout both ask)."""
+    if not hasattr(request, "_commonguard_mfa_step"):
+        request._commonguard_mfa_step = _mfa_step(request)  # type: ignore[attr-defined]
+    return request._commonguard_mfa_step  # type: ignore[attr-defined]
+
+
+def _mfa_step(request: HttpRequest) -> str | None:
     from django_otp import user_has_device
 
     from commonguard.accounts.services import mfa_required

@@ -97,7 +97,7 @@ class WebhookViewSet(viewsets.ModelViewSet):
         return Webhook.objects.visible_to(self.request.user).select_related("organization").order_by("id")
 
     def _organization(self, org_id: int) -> Organization:
-        org = Organization.objects.filter(pk=org_id, pk__in=viewer_for(self.request.user).admin_org_ids).first()
+        org = hooks.administered(self.request.user).filter(pk=org_id).first()
         if org is None:
             raise serializers.ValidationError({"organization": ["Unknown organisation, or not one you administer."]})
         return org

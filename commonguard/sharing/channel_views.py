@@ -11,7 +11,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commonguard.accounts.models import User
-from commonguard.accounts.viewer import viewer_for
 from commonguard.orgs.models import Organization
 from commonguard.sharing import webhooks as hooks
 from commonguard.sharing.delivery import unsubscribe_user_id
@@ -39,7 +38,7 @@ def preferences(request: AuthedRequest) -> HttpResponse:
         else:
             messages.success(request, "Your alert preferences are saved.")
             return redirect("sharing:preferences")
-    admin_orgs = Organization.objects.filter(pk__in=viewer_for(request.user).admin_org_ids).order_by("sort_name")
+    admin_orgs = hooks.administered(request.user).order_by("sort_name")
     return render(request, "sharing/preferences.html", {"form": form, "admin_orgs": admin_orgs})
 
 
@@ -60,7 +59,7 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
 
 def _admin_org(request: AuthedRequest, org_id: int) -> Organization:
     """An organisation the person is an admin of; anyone else gets the same 404 as a missing one."""
-    return get_object_or_404(Organization, pk=org_id, pk__in=viewer_for(request.user).admin_org_ids)
+    return get_object_or_404(hooks.administered(request.user), pk=org_id)
 
 
 def _webhook(request: AuthedRequest, org: Organization, pk: int) -> Webhook:

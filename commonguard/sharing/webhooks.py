@@ -22,6 +22,7 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from commonguard.accounts.models import User
@@ -237,6 +238,13 @@ def post_all(alert: Alert, rows: list[Delivery]) -> list[tuple[int | None, str]]
 
 
 # --- Services --------------------------------------------------------------------------------
+
+
+def administered(user: Any) -> QuerySet[Organization]:
+    """The organisations `user` may read and administers: those whose webhooks they keep."""
+    from commonguard.orgs.models import Organization
+
+    return Organization.objects.visible_to(user).filter(pk__in=viewer_for(user).admin_org_ids)
 
 
 def require_org_admin(actor: Any, organization: Organization) -> None:
