@@ -25,5 +25,9 @@ print(json.dumps({
     "median_delivery_s": state["median_delivery_s"], "target_last_s": 2.0, "target_median_s": 0.5,
     "national_recipients": national["recipients"], "national_last_delivery_s": national["last_delivery_s"],
     "national_target_s": 30.0, "national_curve_png": national.get("curve_png"),
+    "pass": bool(state["last_delivery_s"] is not None and state["last_delivery_s"] <= 2.0
+                 and state["median_delivery_s"] <= 0.5 and national["last_delivery_s"] is not None
+                 and national["last_delivery_s"] <= 30.0
+                 and state["delivered"] == state["deliveries"] and national["delivered"] == national["deliveries"]),
 }))
 PY
