@@ -19,8 +19,12 @@ if [ ! -f var/.demo-seeded ]; then
   touch var/.demo-seeded
 fi
 
-$PY manage.py db_worker --queue-name '*' --interval 0.1 --no-reload >var/worker.log 2>&1 &
+# Two workers: one never takes bulk work (imports), so a flash alert never waits behind an import
+# that is already running; the other takes everything, highest priority first (ADR 6).
+$PY manage.py db_worker --queue-name '*' --exclude-queues bulk --interval 0.1 --no-reload >var/worker.log 2>&1 &
 WORKER=$!
+$PY manage.py db_worker --queue-name '*' --interval 0.2 --no-reload >var/worker-bulk.log 2>&1 &
+BULK_WORKER=$!
 # Re-enqueues alert deliveries a stopped worker left behind, and retries failed ones.
 $PY manage.py deliveries_resume --every 30 >>var/worker.log 2>&1 &
 RESUMER=$!
@@ -28,7 +32,7 @@ RESUMER=$!
 # entries) and then daily; old entries are recorded without being e-mailed (ADR 15).
 $PY manage.py kev_import --every 86400 >var/kev-import.log 2>&1 &
 KEV=$!
-trap 'kill $WORKER $RESUMER $KEV 2>/dev/null || true' EXIT INT TERM
+trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
@@ -48,7 +52,7 @@ cat <<MSG
 
   * needs a two-step code: run  .venv/bin/commonguard demo_totp EMAIL  in another terminal.
   API: http://$HOST:$PORT/api/docs/   Stop: Ctrl-C
-  Worker log (alert e-mails are printed there in the demo): var/worker.log
+  Worker logs (alert e-mails are printed there in the demo): var/worker.log, var/worker-bulk.log
   CISA KEV import (daily): var/kev-import.log
 
 MSG

@@ -140,6 +140,31 @@ def test_revocation_is_announced_and_flash_goes_first(world, smtp):
     assert set(Delivery.objects.filter(alert=alert, version=1).values_list("status", flat=True)) == {"skipped"}
 
 
+def test_a_flash_alert_runs_ahead_of_bulk_work_queued_before_it(world, smtp):
+    """The worker serves every queue; the KEV import and three imported alerts' fan-outs were queued
+    first, yet the county's flash alert is what it takes next, its live feed before its e-mail."""
+    from django_tasks_db.models import DBTaskResult
+
+    from commonguard.sharing.kev import kev_import
+
+    for _ in range(3):
+        kev_import.enqueue("/nonexistent/kev.json")
+    imported = make_alert(world["ingham_member"], world.ingham, TLP.CLEAR)
+    Alert.objects.filter(pk=imported.pk).update(source_key="kev:CVE-2099-0002")
+    imported.refresh_from_db()
+    from commonguard.sharing.delivery import enqueue_fanout, queue_for
+
+    enqueue_fanout(imported.pk, imported.version, queue_for(imported))
+    flash = make_alert(world["ingham_member"], world.ingham, TLP.GREEN, severity=Alert.Severity.CRITICAL)
+    first_flash = DBTaskResult.objects.filter(queue_name="flash").order_by("enqueued_at").first()
+    assert first_flash is not None and DBTaskResult.objects.filter(enqueued_at__lt=first_flash.enqueued_at).count() > 3
+    call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", "--max-tasks", "2", verbosity=0)
+    done = DBTaskResult.objects.exclude(status="READY").order_by("started_at")
+    assert [(r.queue_name, r.args_kwargs["args"][-1]) for r in done] == [("flash", "app"), ("flash", "webhook")]
+    assert Delivery.objects.filter(alert=flash, channel="app", status="sent").exists()
+    assert not Delivery.objects.filter(alert=imported, status="sent").exists()
+
+
 def test_editors_see_delivery_receipts_others_get_404(world, smtp, as_persona):
     alert = make_alert(world["ingham_member"], world.ingham, TLP.GREEN)
     _run_worker()

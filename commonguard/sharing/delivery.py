@@ -137,6 +137,19 @@ def queue_for(alert: Alert) -> str:
     return "flash" if alert.severity == Alert.Severity.CRITICAL else "default"
 
 
+# A worker takes the highest priority first (django-tasks orders by priority, then age), so a flash
+# alert enqueued behind a thousand bulk tasks still runs next; within one fan-out the live feed goes
+# first, then webhooks, then e-mail (ADR 6). The bulk queue also has workers of its own in
+# production, and `make run` keeps one worker off it, so a running import never holds up a flash alert.
+QUEUE_PRIORITY = {"flash": 90, "default": 0, "bulk": -90}
+CHANNEL_PRIORITY = {Delivery.Channel.APP: 9, Delivery.Channel.WEBHOOK: 5, Delivery.Channel.EMAIL: 0}
+
+
+def _enqueue(alert_id: int, version: int, channel: str, queue: str) -> None:
+    priority = QUEUE_PRIORITY.get(queue, 0) + CHANNEL_PRIORITY[Delivery.Channel(channel)]
+    deliver_alert.using(queue_name=queue, priority=priority).enqueue(alert_id, version, channel)
+
+
 # --- The outbox ------------------------------------------------------------------------------
 
 
@@ -189,10 +202,10 @@ def _candidate_webhooks(alert: Alert) -> QuerySet[Webhook]:
 def enqueue_fanout(alert_id: int, version: int, queue: str) -> None:
     """One task per channel, the live feed first; e-mail gets `COMMONGUARD_FANOUT_PARALLEL` tasks so
     that several workers share a large audience (claims keep them apart)."""
-    deliver_alert.using(queue_name=queue).enqueue(alert_id, version, Delivery.Channel.APP)
-    deliver_alert.using(queue_name=queue).enqueue(alert_id, version, Delivery.Channel.WEBHOOK)
+    _enqueue(alert_id, version, Delivery.Channel.APP, queue)
+    _enqueue(alert_id, version, Delivery.Channel.WEBHOOK, queue)
     for _ in range(max(1, settings.COMMONGUARD_FANOUT_PARALLEL)):
-        deliver_alert.using(queue_name=queue).enqueue(alert_id, version, Delivery.Channel.EMAIL)
+        _enqueue(alert_id, version, Delivery.Channel.EMAIL, queue)
 
 
 # --- The workers -----------------------------------------------------------------------------
@@ -388,8 +401,7 @@ def deliveries_resume(older_than: timedelta = timedelta(seconds=30)) -> int:
     triples = set(due.values_list("alert_id", "version", "channel"))
     alerts = Alert.objects.only("severity", "source_key").in_bulk({a for a, _, _ in triples})
     for alert_id, version, channel in triples:
-        queue = queue_for(alerts[alert_id]) if alert_id in alerts else "default"
-        deliver_alert.using(queue_name=queue).enqueue(alert_id, version, channel)
+        _enqueue(alert_id, version, channel, queue_for(alerts[alert_id]) if alert_id in alerts else "default")
     return len(triples)
 
 
@@ -399,7 +411,7 @@ def redeliver(rows: QuerySet[Delivery]) -> int:
     triples = set(rows.values_list("alert_id", "version", "channel"))
     count = rows.update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=None, last_error="", claim="")
     for alert_id, version, channel in triples:
-        deliver_alert.using(queue_name="default").enqueue(alert_id, version, channel)
+        _enqueue(alert_id, version, channel, "default")
     return count
 
 

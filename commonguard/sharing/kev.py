@@ -456,7 +456,7 @@ def kev_import_run(
     return import_catalogue(catalogue, source=source, backfill_days=backfill_days)
 
 
-@task(queue_name="bulk")
+@task(queue_name="bulk", priority=-90)  # QUEUE_PRIORITY["bulk"] (delivery.py)
 def kev_import(source: str | None = None) -> dict[str, Any]:
     """The scheduled import, on the bulk queue (never ahead of alerts people write)."""
     from commonguard.core import context
