@@ -157,6 +157,7 @@ def main() -> None:
         )
         t0 = time.time()
         alert = alert_publish(actor=author, alert=draft)
+        publish_s = time.time() - t0
         total = Delivery.objects.filter(alert=alert).count()
         deadline = time.time() + 300
         done = Delivery.objects.filter(alert=alert, status="sent")
@@ -182,6 +183,7 @@ def main() -> None:
     report = {
         "recipients": args.recipients,
         "deliveries": total,
+        "publish_s": round(publish_s, 3),
         "delivered": finished,
         "emails_received": len(mail),
         "webhooks_received": len(hooks),

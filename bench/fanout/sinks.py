@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+import uvloop
 from aiosmtpd.controller import Controller
 
 logging.disable(logging.CRITICAL)
@@ -42,7 +43,9 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
 def main() -> None:
     smtp_port, http_port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    controller = Controller(Sink(), hostname="127.0.0.1", port=smtp_port)
+    # uvloop: the sink is the same aiosmtpd server, on a faster event loop (it is the costliest part
+    # of the exchange: ~0.5 ms of CPU per message on the default loop).
+    controller = Controller(Sink(), hostname="127.0.0.1", port=smtp_port, loop=uvloop.new_event_loop())
     controller.start()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()

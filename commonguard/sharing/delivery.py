@@ -16,7 +16,9 @@ Critical alerts use the `flash` queue, never behind bulk work; imported alerts u
 
 from __future__ import annotations
 
+import contextlib
 import html
+import threading
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -255,12 +257,16 @@ def _due(now: Any) -> Q:
     )
 
 
-def claim(alert_id: int, version: int, channel: str, limit: int = BATCH) -> list[Delivery]:
+def claim(
+    alert_id: int, version: int, channel: str, limit: int = BATCH, *, holding: Iterable[Delivery] = ()
+) -> list[Delivery]:
     """Take up to `limit` due rows for this worker: a conditional UPDATE, so a row another worker
-    took in between is not taken again."""
+    took in between is not taken again. `holding`: rows this worker is still sending (never due
+    again to itself, however short the lease)."""
     now = timezone.now()
     candidates = list(
         Delivery.objects.filter(_due(now), alert_id=alert_id, version=version, channel=channel)
+        .exclude(pk__in=[row.pk for row in holding])
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -275,8 +281,6 @@ def claim(alert_id: int, version: int, channel: str, limit: int = BATCH) -> list
         claimed = claimed.select_related("recipient")
     elif channel == Delivery.Channel.WEBHOOK:
         claimed = claimed.select_related("webhook__organization")
-    else:  # the live feed needs only who: no person or endpoint to load
-        claimed = claimed.only("pk", "recipient_id", "webhook_id", "attempts", "status", "key")
     return list(claimed)
 
 
@@ -319,52 +323,120 @@ def _deliver_app(alert: Alert, rows: list[Delivery]) -> int:
     return len(to)
 
 
-def _deliver_email(alert: Alert, rows: list[Delivery]) -> int:
-    """Send one batch over `COMMONGUARD_SMTP_CONNECTIONS` SMTP connections at once, then record
-    each row's outcome: a killed worker leaves at most one batch sent-but-unrecorded (ADR 18)."""
+def _entitled_rows(alert: Alert, rows: list[Delivery]) -> list[Delivery]:
+    """The send-time re-check of one claimed batch: the rows whose person may still read the alert;
+    the others are marked skipped."""
     entitled = entitled_people(alert, [row.recipient_id for row in rows if row.recipient_id])
-    to_send = [row for row in rows if row.recipient_id in entitled]
     _skip([row for row in rows if row.recipient_id not in entitled])
-    renderer = renderer_for(alert)
-    lanes = max(1, min(settings.COMMONGUARD_SMTP_CONNECTIONS, len(to_send) // 10 + 1))
-    chunks = [to_send[i::lanes] for i in range(lanes)]
-    if lanes == 1:
-        results = [_send_chunk(renderer, chunks[0])]
-    else:
-        with ThreadPoolExecutor(max_workers=lanes) as pool:
-            results = list(pool.map(lambda chunk: _send_chunk(renderer, chunk), chunks))
+    return [row for row in rows if row.recipient_id in entitled]
+
+
+def _deliver_email(alert: Alert, rows: list[Delivery]) -> int:
+    """Send one claimed batch and record each row's outcome (for callers holding a batch)."""
+    with SmtpLanes() as lanes:
+        sent = lanes.send(renderer_for(alert), _entitled_rows(alert, rows))
     _save(rows)
-    return sum(results)
+    return sent
 
 
-def _send_chunk(renderer: EmailRenderer, rows: list[Delivery]) -> int:
-    """Send rows over one SMTP connection, marking each row sent or failed (in memory)."""
-    now = timezone.now()
-    if not rows:
-        return 0
-    connection = get_connection()
-    try:
-        connection.open()
-    except Exception as exc:  # the mail server is unreachable: every row retries later
-        for row in rows:
-            row.attempts += 1
-            _failed(row, f"{type(exc).__name__}: {exc}", now)
-        return 0
-    sent = 0
-    try:
-        for row in rows:
+def _deliver_emails(alert: Alert, batch: int) -> int:
+    """Work off an alert version's e-mail: while one batch is on the wire, the next is claimed and
+    re-checked. A batch is recorded before the next is sent, so a killed worker leaves at most one
+    batch sent-but-unrecorded (`EMAIL_BATCH`, ADR 18)."""
+    renderer = renderer_for(alert)
+    total = 0
+    with SmtpLanes() as lanes:
+        rows = claim(alert.pk, alert.version, Delivery.Channel.EMAIL, batch)
+        to_send = _entitled_rows(alert, rows)
+        while rows:
+            sending = lanes.start(renderer, to_send)
+            following = claim(alert.pk, alert.version, Delivery.Channel.EMAIL, batch, holding=rows)
+            following_to_send = _entitled_rows(alert, following)
+            total += sending.result()
+            _save(rows)
+            rows, to_send = following, following_to_send
+    return total
+
+
+class SmtpLanes:
+    """`COMMONGUARD_SMTP_CONNECTIONS` SMTP connections, each used by one thread, kept open for one
+    task's batches (opening one costs a connect and an EHLO). A connection the server dropped is
+    opened again for the next message."""
+
+    def __init__(self, lanes: int | None = None) -> None:
+        self.lanes = max(1, lanes or settings.COMMONGUARD_SMTP_CONNECTIONS)
+        self._pool = ThreadPoolExecutor(max_workers=self.lanes, thread_name_prefix="smtp")
+        self._local = threading.local()
+        self._open: list[Any] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> SmtpLanes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
+        for connection in self._open:
+            _close_quietly(connection)
+
+    def start(self, renderer: EmailRenderer, rows: list[Delivery]) -> _Sending:
+        chunks = [rows[i :: self.lanes] for i in range(self.lanes)]
+        return _Sending([self._pool.submit(self._send_chunk, renderer, chunk) for chunk in chunks if chunk])
+
+    def send(self, renderer: EmailRenderer, rows: list[Delivery]) -> int:
+        return self.start(renderer, rows).result()
+
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = get_connection()
+            connection.open()
+            self._local.connection = connection
+            with self._lock:
+                self._open.append(connection)
+        return connection
+
+    def _drop(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            _close_quietly(connection)
+
+    def _send_chunk(self, renderer: EmailRenderer, rows: list[Delivery]) -> int:
+        """Send rows over this thread's connection, marking each row sent or failed (in memory)."""
+        now = timezone.now()
+        sent = 0
+        for index, row in enumerate(rows):
+            try:
+                connection = self._connection()
+            except Exception as exc:  # the mail server is unreachable: the rest of the chunk retries later
+                for rest in rows[index:]:
+                    rest.attempts += 1
+                    _failed(rest, f"{type(exc).__name__}: {exc}", now)
+                return sent
             row.attempts += 1
             try:
                 assert row.recipient is not None  # e-mail rows always name a person
                 renderer.send(row.recipient, connection)
-            except Exception as exc:  # any SMTP or network failure: retry later
+            except Exception as exc:  # any SMTP or network failure: this row retries later
                 _failed(row, f"{type(exc).__name__}: {exc}", now)
+                self._drop()  # the next message starts on a fresh connection
                 continue
             row.status, row.sent_at, row.last_error, row.claim = Delivery.Status.SENT, timezone.now(), "", ""
             sent += 1
-    finally:
+        return sent
+
+
+def _close_quietly(connection: Any) -> None:
+    with contextlib.suppress(Exception):  # a connection that broke may fail to close, too
         connection.close()
-    return sent
+
+
+class _Sending:
+    def __init__(self, futures: list[Any]) -> None:
+        self._futures = futures
+
+    def result(self) -> int:
+        return sum(future.result() for future in self._futures)
 
 
 _renderer_cache: dict[tuple[Any, int], EmailRenderer] = {}
@@ -417,9 +489,11 @@ def deliver_alert(alert_id: int, version: int, channel: str = Delivery.Channel.E
             status=Delivery.Status.SKIPPED, last_error="superseded by a newer version", claim=""
         )
         return 0
-    send = SENDERS[Delivery.Channel(channel)]
     batches: dict[str, int] = {Delivery.Channel.WEBHOOK: 50, Delivery.Channel.EMAIL: EMAIL_BATCH, "app": 1000}
     batch = batches.get(channel, BATCH)
+    if channel == Delivery.Channel.EMAIL:
+        return _deliver_emails(alert, batch)
+    send = SENDERS[Delivery.Channel(channel)]
     total = 0
     while rows := claim(alert_id, version, channel, batch):
         total += send(alert, rows)

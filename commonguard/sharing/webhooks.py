@@ -187,15 +187,15 @@ def _http() -> httpx.Client:
     return _client
 
 
-def post_one(alert: Alert, row: Delivery) -> tuple[int | None, str]:
-    """POST one delivery. Returns (HTTP status or None, error text or "")."""
+def post_one(alert: Alert, row: Delivery, body: bytes) -> tuple[int | None, str]:
+    """POST one delivery (no database access: it runs in a thread of `post_all`). Returns (HTTP
+    status or None, error text or "")."""
     webhook = row.webhook
     assert webhook is not None
     try:
         check_target(webhook.url)
     except ValidationError as exc:
         return None, f"refused: {exc.messages[0]}"
-    body = _body(alert, webhook)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "CommonGuard-Webhook/1",
@@ -233,8 +233,14 @@ def post_all(alert: Alert, rows: list[Delivery]) -> list[tuple[int | None, str]]
     """POST a batch concurrently (endpoints are independent; a slow one must not hold up the rest)."""
     if not rows:
         return []
+    # Bodies first, here: building one reads the database, and a thread of the pool would open a
+    # database connection of its own (and leave it open when the thread ends).
+    bodies = []
+    for row in rows:
+        assert row.webhook is not None  # webhook rows always name their endpoint
+        bodies.append(_body(alert, row.webhook))
     with ThreadPoolExecutor(max_workers=min(16, len(rows))) as pool:
-        return list(pool.map(lambda row: post_one(alert, row), rows))
+        return list(pool.map(lambda row, body: post_one(alert, row, body), rows, bodies))
 
 
 # --- Services --------------------------------------------------------------------------------
