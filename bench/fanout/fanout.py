@@ -79,6 +79,51 @@ def seed(n: int, hook_url: str) -> tuple[User, Organization]:
     return people[0], orgs[0]
 
 
+def _raw_process(port: int, count: int, size: int, lanes: int) -> None:
+    """One process sending `count` messages over `lanes` connections, a thread each (as a worker)."""
+    import smtplib
+    import threading
+
+    body = b"From: bench@bench.example\r\nTo: r@bench.example\r\nSubject: calibration\r\n\r\n"
+    body += (b"x" * 76 + b"\r\n") * max(1, size // 78)
+
+    def lane(n: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for i in range(n):
+                smtp.sendmail("bench@bench.example", [f"r{i}@bench.example"], body)
+
+    threads = [threading.Thread(target=lane, args=(count // lanes,)) for _ in range(lanes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def smtp_ceiling(processes: int, lanes: int, messages: int = 8000, size: int = 6000) -> float:
+    """Messages/s of a bare smtplib loop against the same sink, with as many processes and
+    connections as the workers use and nothing else running: what this machine allows at all."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    port = free_port()
+    out = REPO / "var" / "bench" / "fanout-calibration.json"
+    sink = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("sinks.py")), str(port), str(free_port()), str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
+    per_process = messages // processes // lanes * lanes
+    try:
+        with ProcessPoolExecutor(processes) as pool:
+            start = time.time()
+            list(pool.map(_raw_process, *zip(*[(port, per_process, size, lanes)] * processes, strict=True)))
+            elapsed = time.time() - start
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(30)
+    return per_process * processes / elapsed
+
+
 def png_curve(path: Path, times: list[float], title_total: int) -> None:
     """Deliveries over time (a step curve), drawn with the standard library only."""
     width, height, pad = 800, 400, 40
@@ -118,6 +163,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
+    ceiling = smtp_ceiling(args.workers, int(os.environ.get("COMMONGUARD_SMTP_CONNECTIONS", "4")))
     smtp_port, http_port = free_port(), free_port()
     times_file = REPO / "var" / "bench" / f"fanout-sinks-{args.recipients}.json"
     sinks = subprocess.Popen(
@@ -194,6 +240,9 @@ def main() -> None:
         "last_webhook_s": round(max(hooks), 3) if hooks else None,
         "last_live_s": round(max(app), 3) if app else None,
         "workers": args.workers,
+        # What the e-mail alone would take at the bare smtplib → aiosmtpd rate of this machine.
+        "smtp_ceiling_msgs_per_s": round(ceiling),
+        "smtp_floor_s": round(len(mail) / ceiling, 3) if mail else None,
         "database": connection.vendor,
     }
     if args.png and every:
