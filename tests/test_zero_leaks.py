@@ -10,7 +10,8 @@ For every person and every channel, what they receive is exactly what `Alert.obj
 - pages: the feed, its htmx partial, every alert's page (a hidden one answers byte for byte like a
   missing id);
 - REST: the alert list and details, the indicator list and its value search;
-- the live feed: the `LiveEvent` rows the worker wrote and the stream's WSGI answer;
+- the live feed: the `LiveEvent` rows the worker wrote and the stream's WSGI answer, for new alert
+  versions and for sightings (which refresh open campaign maps);
 - e-mail through a real SMTP server (aiosmtpd): at once, or in the daily digest, as preferences say;
 - webhooks through a real HTTP receiver: what the organisation may read within the endpoint's ceiling;
 - the campaign map (per alert and statewide) and the log lookup ("have we seen this?").
@@ -364,6 +365,16 @@ def _pushed_to(user: User, readable: set[int]) -> set[int]:
     return set(live.values_list("pk", flat=True))
 
 
+def _told_of_sightings(user: User, readable: set[int]) -> set[int]:
+    """The alerts whose sightings a person's live feed announces (open maps refresh): the published
+    alerts with sightings that they may read, their own included, if they are a member of an
+    approved organisation."""
+    if not Membership.objects.filter(user=user, status="approved", organization__status="approved").exists():
+        return set()
+    live = Alert.objects.filter(pk__in=readable, status__in=Alert.LIVE_STATUSES, sightings__isnull=False)
+    return set(live.values_list("pk", flat=True))
+
+
 def _emailed(user: User, pushed: set[int]) -> tuple[set[int], set[int]]:
     """Of `pushed`, what goes by e-mail at once and what waits for the digest."""
     pref = AlertPreference.objects.filter(user=user).first()
@@ -481,14 +492,21 @@ def _check_person(user: User, built: Built, cursor: int, mail: dict[str, list[An
 
     # Push channels: the live feed (rows and stream), e-mail (at once and digest).
     pushed = _pushed_to(user, readable)
-    events = LiveEvent.objects.filter(pk__gt=cursor)
-    got_live = {e.alert_id for e in events if user.pk in e.user_ids}
-    assert got_live == pushed, who
+    told = _told_of_sightings(user, readable)
+    events = list(LiveEvent.objects.filter(pk__gt=cursor))
+    assert {e.alert_id for e in events if e.kind == "alert" and user.pk in e.user_ids} == pushed, who
+    assert {e.alert_id for e in events if e.kind == "sighting" and user.pk in e.user_ids} == told, who
     stream = client.get("/alerts/live/", HTTP_LAST_EVENT_ID=str(cursor))
     if vetted:
-        body = stream.content.decode()
-        ids = {json.loads(line[6:])["id"] for line in body.splitlines() if line.startswith("data: ")}
-        assert _uuids_to_pks(ids) == pushed, who
+        frames: dict[str, set[str]] = {"alert": set(), "sighting": set()}
+        name = ""
+        for line in stream.content.decode().splitlines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                frames[name].add(json.loads(line[6:])["id"])
+        assert _uuids_to_pks(frames["alert"]) == pushed, who
+        assert _uuids_to_pks(frames["sighting"]) == told, who
     else:
         assert stream.status_code in (302, 403)
     at_once, in_digest = _emailed(user, pushed)
