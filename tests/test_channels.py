@@ -295,6 +295,35 @@ def _same(alert, **changes):
     return AlertInput(**{**data, **changes})
 
 
+def test_a_sighting_refreshes_the_maps_of_those_who_may_read_the_alert_only(world, smtp, as_persona):
+    """A sighting is a `sighting` event on the live feed of every reader of the alert (its author
+    included; the read rule applied by the worker), naming only the alert and its map's data."""
+    from commonguard.sharing.reactions import sighting_report
+
+    amber = make_alert(world["ingham_member"], world.ingham, TLP.AMBER, recipient_orgs=[world.washtenaw])
+    _run_worker()
+    before = max(LiveEvent.objects.values_list("pk", flat=True))
+    sighting_report(actor=world["washtenaw_member"], alert=amber, organization=world.washtenaw, kind="seen", count=3)
+    _run_worker()
+    (event,) = LiveEvent.objects.filter(pk__gt=before)
+    readers = {"ingham_member", "ingham_admin", "ingham_official", "washtenaw_member", "washtenaw_admin"}
+    assert event.kind == "sighting"
+    assert set(event.user_ids) == {world[name].pk for name in readers}
+    for name in ["ingham_member", "washtenaw_admin", "lansing_member", "analyst", "liaison1", "operator"]:
+        body = as_persona(name).get("/alerts/live/", HTTP_LAST_EVENT_ID=str(before)).content.decode()
+        frames = [line for line in body.splitlines() if line.startswith(("event: ", "data: "))]
+        if name in readers:
+            data = {"id": str(amber.uuid), "map": f"/alerts/{amber.uuid}/map/data.json"}
+            assert frames == ["event: sighting", "data: " + json.dumps(data, separators=(",", ":"))], name
+        else:
+            assert frames == [], name
+    # The task is for published alerts only: a draft has no readers to tell.
+    from commonguard.sharing.delivery import sighting_announce
+
+    draft = make_alert(world["ingham_member"], world.ingham, TLP.GREEN, publish=False)
+    assert sighting_announce.call(draft.pk) == 0
+
+
 @pytest.mark.parametrize("name", ["anonymous", "unvetted", "removed_member"])
 def test_no_stream_without_vetting(world, as_persona, name):
     assert as_persona(name).get("/alerts/live/").status_code in {302, 403}

@@ -1,7 +1,8 @@
 // The campaign map: the hub state's counties (us-atlas, drawn with d3-geo), coloured by the
-// sightings reported there, and the table that says the same in words. It asks the server for
-// fresh figures every few seconds; `CommonGuardCampaign.refresh()` does it on demand (for a live
-// feed to call when a sighting arrives).
+// sightings reported there, and the table that says the same in words. It refreshes at once when
+// the live feed (live.js) says a sighting was reported on the mapped alert (or on any alert, for the
+// statewide map), and otherwise asks the server for fresh figures every few seconds, as a fallback;
+// `CommonGuardCampaign.refresh()` does it on demand.
 (function () {
   "use strict";
 
@@ -251,6 +252,22 @@
       }
     }, config.poll_seconds * 1000);
   }
+
+  // Live: a sighting on this alert (any alert, statewide) fetches the figures now, not at the next tick.
+  let pending = null;
+  document.addEventListener("cg:sighting", (event) => {
+    const detail = event.detail || {};
+    if (current.alert && detail.id !== current.alert) {
+      return;
+    }
+    if (pending === null) {
+      // A burst of sightings (a log lookup records several) is one fetch.
+      pending = window.setTimeout(() => {
+        pending = null;
+        refresh().catch((error) => console.warn(error));
+      }, 250);
+    }
+  });
 
   window.CommonGuardCampaign = { refresh, apply, current: () => current };
   lastSummary = document.getElementById("campaign-summary").textContent.trim();

@@ -1,6 +1,7 @@
 // The live feed: listens to /alerts/live/ (server-sent events) and, when an alert arrives, shows a
 // banner, refreshes the alert list if it is on the page, and pops up a browser notification when
-// the person allowed them. Everything shown comes from the stream as text, never as HTML.
+// the person allowed them; a sighting on a readable alert is passed on as a `cg:sighting` DOM event
+// (the campaign map refreshes). Everything shown comes from the stream as text, never as HTML.
 (function () {
   "use strict";
   var region = document.getElementById("cg-live");
@@ -62,6 +63,12 @@
     banner(alert);
     notify(alert);
     refreshList();
+  });
+  // A sighting was reported on an alert this person may read: no banner, but an open campaign map
+  // (campaign.js) listens for this and fetches its figures again.
+  source.addEventListener("sighting", function (event) {
+    var detail = JSON.parse(event.data);
+    document.dispatchEvent(new CustomEvent("cg:sighting", { detail: detail }));
   });
 
   // The preferences page: ask the browser for permission to notify.

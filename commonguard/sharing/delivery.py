@@ -500,6 +500,31 @@ def deliver_alert(alert_id: int, version: int, channel: str = Delivery.Channel.E
     return total
 
 
+@task(queue_name="default")
+def sighting_announce(alert_id: int) -> int:
+    """Tell the live feeds of everyone who may read the alert now (its author included) that a
+    sighting was reported on it, so that open campaign maps refresh at once. The read rule is
+    applied here, at send time, as for the alert itself; the event names only the alert, never who
+    reported (every reader may know the counts, ADR 15). Returns how many people were told."""
+    alert = Alert.objects.filter(pk=alert_id, status__in=Alert.LIVE_STATUSES).first()
+    if alert is None:
+        return 0
+    people = set(_audience_memberships(alert).values_list("user_id", flat=True))
+    author_is_member = Membership.objects.filter(
+        user_id=alert.author_id, status=Membership.Status.APPROVED, organization__status="approved"
+    ).exists()
+    if author_is_member and Alert.objects.visible_to(alert.author).filter(pk=alert.pk).exists():
+        people.add(alert.author_id)
+    ordered = sorted(people)
+    LiveEvent.objects.bulk_create(
+        [
+            LiveEvent(alert=alert, version=alert.version, kind=LiveEvent.Kind.SIGHTING, user_ids=ordered[i : i + 1000])
+            for i in range(0, len(ordered), 1000)
+        ]
+    )
+    return len(ordered)
+
+
 def deliveries_resume(older_than: timedelta = timedelta(seconds=30)) -> int:
     """Re-enqueue the fan-out of every alert version with deliveries still due: what a killed
     worker left pending or claimed past its lease, and failures whose retry time has come.

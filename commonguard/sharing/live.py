@@ -34,18 +34,34 @@ KEEPALIVE_SECONDS = 15.0
 QUEUE_LIMIT = 100
 
 
-def _events_after(cursor: int, user_id: int | None = None) -> tuple[int, list[tuple[int, list[int], dict[str, Any]]]]:
-    """New live events since `cursor` (for one person, or for everyone), each as (event id, user
-    ids, message), and the new cursor. Runs in a thread."""
+# (event id, the people it is for, the SSE event name, its data)
+Event = tuple[int, list[int], str, dict[str, Any]]
+
+
+def _events_after(cursor: int, user_id: int | None = None) -> tuple[int, list[Event]]:
+    """New live events since `cursor` (for one person, or for everyone), and the new cursor. An
+    alert version is an `alert` event; a sighting on an alert is a `sighting` event (open campaign
+    maps refresh). Runs in a thread."""
     from commonguard.sharing.models import Alert, LiveEvent
 
-    rows = list(LiveEvent.objects.filter(pk__gt=cursor).order_by("pk").values_list("pk", "alert_id", "user_ids")[:500])
+    rows = list(
+        LiveEvent.objects.filter(pk__gt=cursor).order_by("pk").values_list("pk", "alert_id", "user_ids", "kind")[:500]
+    )
     if not rows:
         return cursor, []
     mine = rows if user_id is None else [row for row in rows if user_id in row[2]]
     fields = ("uuid", "title", "tlp", "severity", "category", "status", "version")
     alerts = {a.pk: a for a in Alert.objects.filter(pk__in={row[1] for row in mine}).only(*fields)}
-    out = [(pk, user_ids, message_for(alerts[alert_id])) for pk, alert_id, user_ids in mine if alert_id in alerts]
+    out = [
+        (
+            pk,
+            user_ids,
+            kind,
+            sighting_message_for(alerts[alert_id]) if kind == "sighting" else message_for(alerts[alert_id]),
+        )
+        for pk, alert_id, user_ids, kind in mine
+        if alert_id in alerts
+    ]
     return rows[-1][0], out
 
 
@@ -62,6 +78,11 @@ def message_for(alert: Any) -> dict[str, Any]:
     }
 
 
+def sighting_message_for(alert: Any) -> dict[str, Any]:
+    """Only which alert's map changed: the map itself is fetched through its read rule."""
+    return {"id": str(alert.uuid), "map": reverse("sharing:map-data", kwargs={"uuid": alert.uuid})}
+
+
 def _latest_event_id() -> int:
     from commonguard.sharing.models import LiveEvent
 
@@ -72,12 +93,12 @@ class LiveBroker:
     """Connections by person, and the one poller that feeds them."""
 
     def __init__(self) -> None:
-        self.streams: dict[int, set[asyncio.Queue[tuple[int, dict[str, Any]]]]] = defaultdict(set)
+        self.streams: dict[int, set[asyncio.Queue[tuple[int, str, dict[str, Any]]]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def subscribe(self, user_id: int) -> asyncio.Queue[tuple[int, dict[str, Any]]]:
-        queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+    def subscribe(self, user_id: int) -> asyncio.Queue[tuple[int, str, dict[str, Any]]]:
+        queue: asyncio.Queue[tuple[int, str, dict[str, Any]]] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self.streams[user_id].add(queue)
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._loop is not loop:
@@ -85,7 +106,7 @@ class LiveBroker:
             self._task = loop.create_task(self._poll())
         return queue
 
-    def unsubscribe(self, user_id: int, queue: asyncio.Queue[tuple[int, dict[str, Any]]]) -> None:
+    def unsubscribe(self, user_id: int, queue: asyncio.Queue[tuple[int, str, dict[str, Any]]]) -> None:
         streams = self.streams.get(user_id)
         if streams is not None:
             streams.discard(queue)
@@ -96,13 +117,13 @@ class LiveBroker:
     def connections(self) -> int:
         return sum(len(s) for s in self.streams.values())
 
-    def dispatch(self, event_id: int, user_ids: list[int], message: dict[str, Any]) -> int:
+    def dispatch(self, event_id: int, user_ids: list[int], message: dict[str, Any], event: str = "alert") -> int:
         sent = 0
         for user_id in user_ids:
             for queue in self.streams.get(user_id, ()):
                 # A stuck browser misses live pushes, not alerts: it catches up by Last-Event-ID.
                 with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait((event_id, message))
+                    queue.put_nowait((event_id, event, message))
                     sent += 1
         return sent
 
@@ -114,8 +135,8 @@ class LiveBroker:
             except Exception:  # the database hiccuped: keep the streams, try again
                 log.exception("live feed poll failed")
                 events = []
-            for event_id, user_ids, message in events:
-                self.dispatch(event_id, user_ids, message)
+            for event_id, user_ids, event, message in events:
+                self.dispatch(event_id, user_ids, message, event)
             await asyncio.sleep(settings.COMMONGUARD_LIVE_POLL_SECONDS)
         self._task = None
 
@@ -167,18 +188,18 @@ async def _stream(user_id: int, last: int | None) -> AsyncIterator[str]:
         yield "retry: 3000\n" + _frame("hello", {"at": timezone.now().isoformat()}, sent)
         if last is not None:
             _, missed = await sync_to_async(_events_after, thread_sensitive=False)(last, user_id)
-            for event_id, _, message in missed:
+            for event_id, _, event, message in missed:
                 sent = event_id
-                yield _frame("alert", message, event_id)
+                yield _frame(event, message, event_id)
         while True:
             try:
-                event_id, message = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+                event_id, event, message = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
             if event_id > sent:
                 sent = event_id
-                yield _frame("alert", message, event_id)
+                yield _frame(event, message, event_id)
     finally:
         broker.unsubscribe(user_id, queue)
 
@@ -190,7 +211,7 @@ def _poll_once(user_id: int, last: int | None) -> HttpResponse:
         body += _frame("hello", {"at": timezone.now().isoformat()}, _latest_event_id())
     else:
         cursor, events = _events_after(last, user_id)
-        body += "".join(_frame("alert", message, event_id) for event_id, _, message in events)
+        body += "".join(_frame(event, message, event_id) for event_id, _, event, message in events)
         if cursor != (events[-1][0] if events else last):
             body += f"id: {cursor}\n\n"  # past other people's events too
     response = HttpResponse(body, content_type="text/event-stream")

@@ -319,16 +319,22 @@ class Delivery(models.Model):
 
 class LiveEvent(models.Model):
     """What the workers hand to the web processes' live feed: an alert version now delivered to these
-    people (already re-checked against the read rule). Web processes poll this small table and push
-    to the connected browsers of those people; rows older than a day are pruned."""
+    people, or a sighting reported on an alert they may read (either way already re-checked against
+    the read rule). Web processes poll this small table and push to the connected browsers of those
+    people; rows older than a day are pruned."""
+
+    class Kind(models.TextChoices):
+        ALERT = "alert", "Alert version delivered"
+        SIGHTING = "sighting", "Sighting reported"  # the campaign map refreshes; no banner
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="+")
     version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ALERT)
     user_ids = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:
-        return f"live {self.alert_id} v{self.version} to {len(self.user_ids)}"
+        return f"live {self.kind} {self.alert_id} v{self.version} to {len(self.user_ids)}"
 
 
 class DigestRun(models.Model):

@@ -15,6 +15,7 @@ from commonguard.accounts.models import User
 from commonguard.accounts.viewer import viewer_for
 from commonguard.core.audit import audit_record
 from commonguard.orgs.models import Organization
+from commonguard.sharing.delivery import sighting_announce
 from commonguard.sharing.models import Acknowledgement, Alert, Indicator, Sighting
 
 MAX_COUNT = 1_000_000_000
@@ -95,6 +96,9 @@ def sighting_report(
         organization=organization,
         target=sighting,
     )
+    # Open campaign maps of the alert refresh through the live feed (the worker applies the read rule).
+    alert_id = alert.pk
+    transaction.on_commit(lambda: sighting_announce.enqueue(alert_id))
     return sighting
 
 
