@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sharing", "0006_alert_questions"),
+        ("sharing", "0007_delivery_index_once"),
     ]
 
     operations = [
