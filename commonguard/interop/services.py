@@ -7,17 +7,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from commonguard.core.audit import audit_record
 from commonguard.core.tlp import TLP
-from commonguard.interop.models import Collection, StixObject
+from commonguard.interop.models import Collection, StixObject, TaxiiStatus
 from commonguard.interop.stix import (
     StixInputError,
     check_object,
     dumps,
     label_of,
+    taxii_timestamp,
     tlp_of_marking_definition,
 )
 
@@ -204,6 +207,53 @@ def objects_delete(collection: Collection, stix_id: str, versions: list[datetime
 def objects_remove_alert(collection: Collection, alert: Any) -> int:
     """Take an alert's objects out of a collection no longer in its audience."""
     deleted, _ = StixObject.objects.filter(Q(collection=collection) & Q(alert=alert)).delete()
+    return deleted
+
+
+def taxii_objects_add(*, actor: Any, collection: Collection, objects: list[Any]) -> TaxiiStatus:
+    """A TAXII POST: the write rule, the objects (all or none), the status resource, the audit row."""
+    from commonguard.interop.querysets import writable_by
+
+    if not writable_by(collection, actor):
+        raise PermissionDenied("You cannot add objects to this collection.")
+    requested = timezone.now()
+    with transaction.atomic():
+        result = objects_add(collection, objects, actor=actor)
+        successes = [{"id": stix_id, "version": taxii_timestamp(version)} for stix_id, version in result.all]
+        status = TaxiiStatus.objects.create(
+            collection=collection,
+            user=actor,
+            request_timestamp=requested,
+            total_count=len(objects),
+            success_count=len(successes),
+            successes=successes,
+        )
+        audit_record(
+            actor=actor,
+            action="stix.add",
+            summary=f"{actor.email} added {len(result.added)} STIX objects to “{collection.title}”",
+            organization=collection.organization,
+            target=collection,
+            data={"added": len(result.added), "unchanged": len(result.unchanged), "status": str(status.uuid)},
+        )
+    return status
+
+
+@transaction.atomic
+def taxii_object_delete(*, actor: Any, collection: Collection, stix_id: str, versions: list[datetime]) -> int:
+    from commonguard.interop.querysets import writable_by
+
+    if not writable_by(collection, actor):
+        raise PermissionDenied("You cannot delete objects from this collection.")
+    deleted = objects_delete(collection, stix_id, versions)
+    audit_record(
+        actor=actor,
+        action="stix.delete",
+        summary=f"{actor.email} deleted {stix_id} ({deleted} versions) from “{collection.title}”",
+        organization=collection.organization,
+        target=collection,
+        data={"stix_id": stix_id, "versions": deleted},
+    )
     return deleted
 
 
