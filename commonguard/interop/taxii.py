@@ -16,15 +16,17 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.db import connection
 from django.db.models import Q, Subquery
 from django.db.models.expressions import OuterRef
 from django.http import HttpRequest, HttpResponse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from commonguard.accounts.services import token_authenticate
@@ -264,15 +266,33 @@ def _filtered(request: HttpRequest, rows: Any, collection: Collection, fields: t
     return rows
 
 
-def _page(query: Query, rows: Any, *columns: str) -> tuple[list[tuple[Any, ...]], bool]:
+def _page(query: Query, rows: Any, *columns: str, every_date: bool = False) -> tuple[list[Any], bool]:
     """One keyset query: rows after the cursor, ordered by (date_added, pk), limit + 1 to learn `more`.
-    date_added is unique per collection, so the key (date_added, pk) narrows on date_added alone."""
+    date_added is unique per collection, so the key (date_added, pk) narrows on date_added alone.
+
+    Run on the cursor, past the ORM's per-row converters: only the first and last date_added are
+    needed for the headers and `next` (all of them when `every_date`, for manifest and versions)."""
     after = max(filter(None, [query.added_after, query.after]), default=None)
     if after is not None:
         rows = rows.filter(date_added__gt=after)
-    found = list(rows.order_by("date_added", "pk").values_list("pk", "date_added", *columns)[: query.limit + 1])
+    selected = rows.order_by("date_added", "pk").values_list("pk", "date_added", *columns)[: query.limit + 1]
+    sql, params = selected.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = [list(row) for row in cursor.fetchall()]
     more = len(found) > query.limit
-    return found[: query.limit], more
+    page = found[: query.limit]
+    for row in page if every_date else page[:1] + page[-1:]:
+        row[1] = _as_datetime(row[1])
+    return page, more
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite hands back text
+        parsed = parse_datetime(value)
+        assert parsed is not None
+        value = parsed
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _date_headers(page: list[tuple[Any, ...]]) -> dict[str, str]:
@@ -294,7 +314,7 @@ def _envelope(query: Query, page: list[tuple[Any, ...]], more: bool) -> HttpResp
     """The envelope, spliced from the stored JSON text of each object; `{}` when empty."""
     if not page:
         return _json("{}")
-    body = _head(query, page, more) + ',"objects":[' + ",".join(row[2] for row in page) + "]}"
+    body = _head(query, page, more) + ',"objects":[' + ",".join([row[2] for row in page]) + "]}"
     return _json(body, headers=_date_headers(page))
 
 
@@ -371,14 +391,14 @@ def manifest(request: HttpRequest, user: Any, collection_id: str) -> HttpRespons
     rows = _filtered(
         request, StixObject.objects.readable_in(found, user), found, ("id", "type", "version", "spec_version")
     )
-    page, more = _page(query, rows, "stix_id", "version", "spec_version")
+    page, more = _page(query, rows, "stix_id", "version", "spec_version", every_date=True)
     if not page:
         return _json("{}")
     records = [
         {
             "id": stix_id,
             "date_added": taxii_timestamp(added),
-            "version": taxii_timestamp(version),
+            "version": taxii_timestamp(_as_datetime(version)),
             "media_type": f"application/stix+json;version={spec}",
         }
         for _, added, stix_id, version, spec in page
@@ -471,10 +491,10 @@ def versions(request: HttpRequest, user: Any, collection_id: str, object_id: str
     found = _collection(user, collection_id)
     rows = _filtered(request, _object_rows(request, user, found, object_id), found, ("spec_version",))
     query = _query(request, f"versions:{found.uuid}:{object_id}:{user.pk}")
-    page, more = _page(query, rows, "version")
+    page, more = _page(query, rows, "version", every_date=True)
     if not page:
         return _json("{}")
-    listed = json.dumps([taxii_timestamp(row[2]) for row in page])
+    listed = json.dumps([taxii_timestamp(_as_datetime(row[2])) for row in page])
     return _json(_head(query, page, more) + ',"versions":' + listed + "}", headers=_date_headers(page))
 
 
