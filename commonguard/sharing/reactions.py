@@ -95,6 +95,9 @@ def sighting_report(
         organization=organization,
         target=sighting,
     )
+    from commonguard.interop.sync import stix_sync_alert  # the STIX sighting counts follow
+
+    stix_sync_alert(alert)
     return sighting
 
 
