@@ -78,7 +78,7 @@ def check_objects(
     for obj in objects:
         for key in ("object_marking_refs",):
             wanted.update(ref for ref in obj.get(key) or [] if isinstance(ref, str))
-        wanted.update(g.get("marking_ref") for g in obj.get("granular_markings") or [] if isinstance(g, dict))
+        wanted.update(str(g.get("marking_ref")) for g in obj.get("granular_markings") or [] if isinstance(g, dict))
     missing = {ref for ref in wanted if isinstance(ref, str)} - markings.keys()
     if missing:
         markings.update(_stored_markings(collection, missing))

@@ -325,9 +325,7 @@ def _envelope(query: Query, page: list[tuple[Any, ...]], more: bool) -> HttpResp
 def discovery(request: HttpRequest, user: Any) -> HttpResponse:
     return _json(
         {
-            "title": f"{settings.COMMONGUARD_HUB_NAME} TAXII server"
-            if hasattr(settings, "COMMONGUARD_HUB_NAME")
-            else "CommonGuard TAXII server",
+            "title": "CommonGuard TAXII server",
             "description": "Threat intelligence of the hub: alerts by audience, ATT&CK reference data, imported feeds.",
             "default": API_ROOT_PATH,
             "api_roots": [API_ROOT_PATH],
