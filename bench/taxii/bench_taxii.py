@@ -27,6 +27,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import logging
+
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +36,7 @@ DATA = REPO.parent / "shared" / "data" / "attack"
 ENTERPRISE = DATA / "enterprise-attack-18.1-stix20.json.gz"
 ICS = DATA / "ics-attack-18.1.json"
 TAXII = "application/taxii+json;version=2.1"
+logging.getLogger("httpx").setLevel(logging.WARNING)
 TARGET_OBJECTS_PER_S = 50_000
 TARGET_P50_MS = 30.0
 
@@ -138,7 +141,14 @@ def measure(args: argparse.Namespace) -> None:
     port = _free_port()
     env = {**os.environ}
     server = subprocess.Popen(
-        [str(REPO / ".venv/bin/uvicorn"), "commonguard.asgi:application", "--port", str(port), "--log-level", "warning"],
+        [
+            str(REPO / ".venv/bin/uvicorn"),
+            "commonguard.asgi:application",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env=env,
     )
