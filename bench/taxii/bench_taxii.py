@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import logging
 import os
 import socket
 import statistics
@@ -26,8 +27,6 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import logging
 
 import httpx
 

@@ -24,8 +24,8 @@ from django.conf import settings
 from django.core import signing
 from django.db import connection
 from django.db.models import Q, Subquery, TextField
-from django.db.models.functions import Cast
 from django.db.models.expressions import OuterRef
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
