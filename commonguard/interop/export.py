@@ -174,7 +174,10 @@ def alert_stix_objects(alert: Any) -> tuple[list[dict[str, Any]], list[dict[str,
             own.append(vulnerability)
             refs.append(vulnerability["id"])
             continue
-        pattern, sco = _observable(item.kind, item.value)
+        try:
+            pattern, sco = _observable(item.kind, item.value)
+        except stix2.exceptions.STIXError:  # a value the STIX object model refuses: no observable
+            continue
         if pattern is None:
             continue
         sco_dict = json.loads(sco.serialize())

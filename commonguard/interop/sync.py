@@ -53,7 +53,9 @@ def stix_sync_alert(alert: Any) -> None:
     targets = audience_collections(alert)
     for collection in targets:
         objects_add(collection, shared, labels=shared_labels, check_pattern=False)
-        objects_add(collection, own, alert=alert, labels={obj["id"]: label for obj in own})
+        # Patterns were built here with escaping: checking them again would only let a grammar quirk
+        # block a publish. Exports are validated with stix2-validator in the test suite.
+        objects_add(collection, own, alert=alert, labels={obj["id"]: label for obj in own}, check_pattern=False)
     StixObject.objects.filter(alert=alert).exclude(collection__in=targets).delete()
     # Indicators taken out of the alert by an update leave the collections too.
     StixObject.objects.filter(alert=alert).exclude(stix_id__in=[obj["id"] for obj in own]).delete()
