@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup clean help
+.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup bench-taxii clean help
 
 help:
 	@echo "make run               build, migrate, seed the demo, serve http://127.0.0.1:8000 with a worker"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-fanout      publish to 1,700 and to 90,000 recipients: time to the last delivery"
 	@echo "make bench-live        1,000 live-feed (SSE) clients: time for each to get a new alert"
 	@echo "make bench-lookup      log lookup: 1,000,000 lines against 1,000,000 indicators"
+	@echo "make bench-taxii       TAXII: page ATT&CK Enterprise (24,771 objects), SQLite and PostgreSQL, vs medallion"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -67,6 +68,9 @@ bench-live: install
 
 bench-lookup: install
 	@bash bench/lookup/run.sh
+
+bench-taxii: install
+	@bash bench/taxii/run.sh
 
 clean:
 	rm -rf $(VENV) $(TOOLS) assets/node_modules assets/build var/static

@@ -7,7 +7,12 @@ import threading
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commonguard.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from commonguard.interop.asgi import taxii_body_limit  # noqa: E402 - after Django is set up
+
+# TAXII POST bodies over max_content_length are refused before they are read (413).
+application = taxii_body_limit(django_application)
 
 from commonguard.sharing import warninglists  # noqa: E402 - after Django is set up
 

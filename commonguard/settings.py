@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "commonguard.orgs",
     "commonguard.accounts",
     "commonguard.sharing",
+    "commonguard.interop",
     "commonguard.api",
     "commonguard.web",
 ]

@@ -1,5 +1,5 @@
 """Walk the whole URLconf: every URL must refuse an anonymous caller (sign-in redirect for pages,
-401 for the API), except the sign-in pages themselves."""
+401 for the API and TAXII), except the sign-in pages themselves."""
 
 from __future__ import annotations
 
@@ -61,7 +61,10 @@ def test_every_url_needs_sign_in(client, db, route, name):
         response = getattr(client, method)(url)
         if response.status_code == 405:
             continue
-        if url.startswith("/api/"):
+        if url.startswith("/taxii2/"):  # TAXII: a 401 with a challenge, as a TAXII error resource
+            assert response.status_code == 401, f"{method.upper()} {url} answered {response.status_code}"
+            assert "Basic" in response["WWW-Authenticate"]
+        elif url.startswith("/api/"):
             assert response.status_code in {401, 403}, f"{method.upper()} {url} answered {response.status_code}"
         elif url.startswith("/admin/"):
             assert response.status_code in {302, 404}, f"{method.upper()} {url} answered {response.status_code}"

@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
+from commonguard.interop import apis as interop_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.sharing import apis as sharing_apis
 from commonguard.sharing import channel_apis, lookup_apis, recipient_apis
@@ -29,6 +30,7 @@ router.register("webhooks", channel_apis.WebhookViewSet, basename="webhook")
 
 app_name = "api"
 urlpatterns = [
+    path("v1/alerts/<uuid:alert_uuid>/stix/", interop_apis.alert_stix, name="alert-stix"),
     path("v1/", include(router.urls)),
     path("v1/roles/", accounts_apis.roles, name="roles"),
     path("v1/me/", accounts_apis.me, name="me"),

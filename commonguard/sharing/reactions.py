@@ -96,6 +96,9 @@ def sighting_report(
         organization=organization,
         target=sighting,
     )
+    from commonguard.interop.sync import stix_sync_alert  # the STIX sighting counts follow
+
+    stix_sync_alert(alert)
     # Open campaign maps of the alert refresh through the live feed (the worker applies the read rule).
     alert_id = alert.pk
     transaction.on_commit(lambda: sighting_announce.enqueue(alert_id))

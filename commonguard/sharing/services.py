@@ -226,6 +226,9 @@ def _record_version(
     outbox: all in the transaction of the change, so a version is never published unannounced
     (unless the caller says so: `announce=False`, recorded in the audit row)."""
     _snapshot(alert, actor)
+    from commonguard.interop.sync import stix_sync_alert  # interop builds on sharing, not the reverse
+
+    stix_sync_alert(alert)
     if not announce:
         data = {**(data or {}), "announced": False}
     audit_record(actor=actor, action=action, summary=summary, organization=alert.author_org, target=alert, data=data)

@@ -1,0 +1,260 @@
+"""Writes of STIX objects into collections: all or nothing per bundle, idempotent, `date_added`
+strictly increasing per collection (docs/adr/0020-stix-storage-and-taxii-paging.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from commonguard.core.audit import audit_record
+from commonguard.core.tlp import TLP
+from commonguard.interop.models import Collection, StixObject, TaxiiStatus
+from commonguard.interop.stix import (
+    StixInputError,
+    check_object,
+    dumps,
+    label_of,
+    taxii_timestamp,
+    tlp_of_marking_definition,
+)
+
+ONE_MICROSECOND = timedelta(microseconds=1)
+# Above this many objects, the existing versions of the whole collection are read at once
+# instead of by chunks of ids.
+_WHOLE_COLLECTION_AT = 2000
+
+
+@dataclass
+class AddResult:
+    added: list[tuple[str, datetime]] = field(default_factory=list)
+    # Already held, identical id and version: a success that wrote nothing (TAXII 2.1 §5.5).
+    unchanged: list[tuple[str, datetime]] = field(default_factory=list)
+
+    @property
+    def all(self) -> list[tuple[str, datetime]]:
+        return self.added + self.unchanged
+
+
+@dataclass
+class _Checked:
+    obj: dict[str, Any]
+    stix_id: str
+    stix_type: str
+    spec_version: str
+    created: datetime | None
+    version: datetime | None
+    tlp: TLP
+
+
+def _stored_markings(collection: Collection, refs: set[str]) -> dict[str, TLP | None]:
+    """Marking definitions already held in `collection` (their latest version), by id."""
+    import json
+
+    found: dict[str, TLP | None] = {}
+    rows = StixObject.objects.filter(collection=collection, stix_id__in=refs, is_latest=True).values_list(
+        "stix_id", "raw"
+    )
+    for stix_id, raw in rows:
+        found[stix_id] = tlp_of_marking_definition(json.loads(raw))
+    return found
+
+
+def check_objects(
+    collection: Collection, objects: list[Any], *, default_tlp: TLP | None = None, check_pattern: bool = True
+) -> list[_Checked]:
+    """Check every object before anything is written: the first problem is a StixInputError."""
+    default = TLP(default_tlp or collection.default_tlp)
+    heads = [check_object(obj, check_pattern=check_pattern) for obj in objects]
+    markings: dict[str, TLP | None] = {
+        obj["id"]: tlp_of_marking_definition(obj) for obj in objects if obj["type"] == "marking-definition"
+    }
+    wanted: set[str] = set()
+    for obj in objects:
+        for key in ("object_marking_refs",):
+            wanted.update(ref for ref in obj.get(key) or [] if isinstance(ref, str))
+        wanted.update(str(g.get("marking_ref")) for g in obj.get("granular_markings") or [] if isinstance(g, dict))
+    missing = {ref for ref in wanted if isinstance(ref, str)} - markings.keys()
+    if missing:
+        markings.update(_stored_markings(collection, missing))
+    checked = []
+    for obj, (stix_id, stix_type, spec_version, created, modified) in zip(objects, heads, strict=True):
+        tlp = label_of(obj, markings, default)
+        checked.append(_Checked(obj, stix_id, stix_type, spec_version, created, modified or created, tlp))
+    return checked
+
+
+def _existing_versions(collection: Collection, ids: set[str]) -> dict[str, list[datetime]]:
+    rows = StixObject.objects.filter(collection=collection)
+    found: dict[str, list[datetime]] = {}
+    if len(ids) >= _WHOLE_COLLECTION_AT:
+        chunks: list[Any] = [None]
+    else:
+        ordered = sorted(ids)
+        chunks = [ordered[i : i + 500] for i in range(0, len(ordered), 500)]
+    for chunk in chunks:
+        query = rows if chunk is None else rows.filter(stix_id__in=chunk)
+        for stix_id, version in query.values_list("stix_id", "version"):
+            found.setdefault(stix_id, []).append(version)
+    return found
+
+
+@transaction.atomic
+def objects_add(
+    collection: Collection,
+    objects: list[Any],
+    *,
+    actor: Any = None,
+    alert: Any = None,
+    default_tlp: TLP | None = None,
+    labels: dict[str, TLP] | None = None,
+    check_pattern: bool = True,
+) -> AddResult:
+    """Add `objects` (STIX dicts) to `collection`: all of them or none (StixInputError).
+
+    An object whose id and version the collection already holds is reported unchanged and not
+    written again, so re-adding the same bundle writes nothing. `labels` overrides the label of
+    given ids (alert exports: the alert's label). Authorization is the caller's business."""
+    checked = check_objects(collection, objects, default_tlp=default_tlp, check_pattern=check_pattern)
+    if labels:
+        for item in checked:
+            if item.stix_id in labels:
+                item.tlp = labels[item.stix_id]
+    result = AddResult()
+    existing = _existing_versions(collection, {c.stix_id for c in checked})
+    fresh: list[_Checked] = []
+    seen: set[tuple[str, datetime | None]] = set()
+    for item in checked:
+        key = (item.stix_id, item.version)
+        versions = existing.get(item.stix_id, [])
+        if (
+            key in seen
+            or (item.version is not None and item.version in versions)
+            or (item.version is None and versions)
+        ):
+            result.unchanged.append((item.stix_id, item.version or versions[0]))
+            continue
+        seen.add(key)
+        fresh.append(item)
+    if not fresh:
+        return result
+    # Lock the collection: date_added is handed out in order, one writer at a time.
+    locked = Collection.objects.select_for_update().get(pk=collection.pk)
+    now = timezone.now()
+    clock = max(now, locked.last_date_added + ONE_MICROSECOND) if locked.last_date_added else now
+    rows: list[StixObject] = []
+    newest: dict[str, datetime] = {}
+    for item in fresh:
+        version = item.version or clock  # an SCO: its first date_added is its version
+        raw = dumps(item.obj)
+        rows.append(
+            StixObject(
+                collection=locked,
+                stix_id=item.stix_id,
+                type=item.stix_type,
+                spec_version=item.spec_version,
+                version=version,
+                created=item.created,
+                date_added=clock,
+                revoked=bool(item.obj.get("revoked", False)),
+                is_latest=False,
+                tlp=item.tlp,
+                raw=raw,
+                alert=alert,
+                added_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+        )
+        result.added.append((item.stix_id, version))
+        if version > newest.get(item.stix_id, datetime.min.replace(tzinfo=version.tzinfo)):
+            newest[item.stix_id] = version
+        clock += ONE_MICROSECOND
+    # is_latest: a new row is the latest when nothing held is newer; it then demotes the old latest.
+    demote: list[str] = []
+    for row in rows:
+        held = existing.get(row.stix_id, [])
+        if row.version == newest[row.stix_id] and all(row.version > v for v in held):
+            row.is_latest = True
+            if held:
+                demote.append(row.stix_id)
+    for start in range(0, len(demote), 500):
+        StixObject.objects.filter(collection=locked, stix_id__in=demote[start : start + 500], is_latest=True).update(
+            is_latest=False
+        )
+    StixObject.objects.bulk_create(rows, batch_size=1000)
+    locked.last_date_added = clock - ONE_MICROSECOND
+    locked.save(update_fields=["last_date_added"])
+    return result
+
+
+@transaction.atomic
+def objects_delete(collection: Collection, stix_id: str, versions: list[datetime] | None = None) -> int:
+    """Remove an object (all versions, or the listed ones); the newest remaining becomes the latest."""
+    query = StixObject.objects.filter(collection=collection, stix_id=stix_id)
+    if versions is not None:
+        query = query.filter(version__in=versions)
+    deleted, _ = query.delete()
+    remaining = StixObject.objects.filter(collection=collection, stix_id=stix_id).order_by("-version").first()
+    if remaining is not None and not remaining.is_latest:
+        StixObject.objects.filter(pk=remaining.pk).update(is_latest=True)
+    return deleted
+
+
+def objects_remove_alert(collection: Collection, alert: Any) -> int:
+    """Take an alert's objects out of a collection no longer in its audience."""
+    deleted, _ = StixObject.objects.filter(Q(collection=collection) & Q(alert=alert)).delete()
+    return deleted
+
+
+def taxii_objects_add(*, actor: Any, collection: Collection, objects: list[Any]) -> TaxiiStatus:
+    """A TAXII POST: the write rule, the objects (all or none), the status resource, the audit row."""
+    from commonguard.interop.querysets import writable_by
+
+    if not writable_by(collection, actor):
+        raise PermissionDenied("You cannot add objects to this collection.")
+    requested = timezone.now()
+    with transaction.atomic():
+        result = objects_add(collection, objects, actor=actor)
+        successes = [{"id": stix_id, "version": taxii_timestamp(version)} for stix_id, version in result.all]
+        status = TaxiiStatus.objects.create(
+            collection=collection,
+            user=actor,
+            request_timestamp=requested,
+            total_count=len(objects),
+            success_count=len(successes),
+            successes=successes,
+        )
+        audit_record(
+            actor=actor,
+            action="stix.add",
+            summary=f"{actor.email} added {len(result.added)} STIX objects to “{collection.title}”",
+            organization=collection.organization,
+            target=collection,
+            data={"added": len(result.added), "unchanged": len(result.unchanged), "status": str(status.uuid)},
+        )
+    return status
+
+
+@transaction.atomic
+def taxii_object_delete(*, actor: Any, collection: Collection, stix_id: str, versions: list[datetime]) -> int:
+    from commonguard.interop.querysets import writable_by
+
+    if not writable_by(collection, actor):
+        raise PermissionDenied("You cannot delete objects from this collection.")
+    deleted = objects_delete(collection, stix_id, versions)
+    audit_record(
+        actor=actor,
+        action="stix.delete",
+        summary=f"{actor.email} deleted {stix_id} ({deleted} versions) from “{collection.title}”",
+        organization=collection.organization,
+        target=collection,
+        data={"stix_id": stix_id, "versions": deleted},
+    )
+    return deleted
+
+
+__all__ = ["AddResult", "StixInputError", "check_objects", "objects_add", "objects_delete", "objects_remove_alert"]
