@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "commonguard.orgs",
     "commonguard.accounts",
     "commonguard.sharing",
+    "commonguard.feeds",
     "commonguard.api",
     "commonguard.web",
 ]
@@ -320,3 +321,7 @@ LOGGING = {
         "ioc_finder": {"level": "WARNING"},
     },
 }
+
+# --- Feeds and MISP (docs/adr/0020-feed-and-misp-imports.md) ---------------------------------
+# The most one pull of a feed (or one MISP event file, or an upload) may bring.
+COMMONGUARD_FEED_MAX_BYTES = env.int("COMMONGUARD_FEED_MAX_BYTES", default=100 * 1024 * 1024)
