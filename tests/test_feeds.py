@@ -64,7 +64,8 @@ def test_a_text_feed_becomes_one_unannounced_alert_with_its_valid_indicators(wor
         "10.0.0.1": "ipv4",
     }
     # Warning-list hits are flagged, not refused.
-    assert "RFC 1918" in alert.indicators.get(value="10.0.0.1").warning or alert.indicators.get(value="10.0.0.1").warning
+    assert alert.indicators.get(value="10.0.0.1").warning  # RFC 1918
+    assert not alert.indicators.get(value="91.92.251.10").warning
     assert result.invalid == 1 and result.duplicates == 1 and result.added == 6 and result.warned == 1
     assert "line 8" in result.errors[0]
     assert not Delivery.objects.filter(alert=alert).exists()  # never a flood of e-mail
@@ -188,7 +189,7 @@ def test_an_oversized_source_is_refused_before_it_is_read_whole(world, tmp_path,
     path = tmp_path / "big.txt"
     path.write_text("\n".join(f"91.92.{i // 250}.{i % 250}" for i in range(500)))
     feed = make_feed(world, path)
-    with pytest.raises(FeedError, match="over 0 MB|most a feed may bring"):
+    with pytest.raises(FeedError, match="the most a feed may bring"):
         feed_pull(feed)
     assert not Indicator.objects.exists()
 

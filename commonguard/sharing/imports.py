@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from commonguard.accounts.models import Membership, Role, User
@@ -32,6 +32,7 @@ from commonguard.sharing.models import Alert, Indicator
 from commonguard.sharing.warninglists import benign_matches
 
 BATCH = 5_000
+_VERBATIM = frozenset({Indicator.Kind.EMAIL_SUBJECT, Indicator.Kind.FILENAME})
 MAX_ERRORS_KEPT = 20
 
 Key = tuple[str, str]
@@ -111,8 +112,12 @@ def parse_bulk(
         if progress is not None and result.read % every == 0:
             progress(result.read)
         try:
-            chosen = kind or ioc.guess_kind(raw)
-            key = (chosen, ioc.normalise(chosen, raw))
+            if kind in _VERBATIM:  # subjects and file names are not refanged
+                chosen, key = kind, (kind, ioc.normalise(kind, raw))
+            else:
+                text = ioc.refang(raw.strip())
+                chosen = kind or ioc.guess_kind(text, refanged=True)
+                key = (chosen, ioc.normalise(chosen, text, refanged=True))
         except ValidationError as exc:
             result.add_error(where, " ".join(exc.messages))
             continue
@@ -145,8 +150,10 @@ def indicators_replace(alert: Alert, wanted: dict[Key, str], *, batch: int = BAT
     """Make `alert`'s indicators exactly `wanted` ((kind, value) → comment): keep the rows that stay
     (their ids, sightings and comments), delete the others, insert the new ones, in batches.
     Identical data: one SELECT, no write. Call inside the import's transaction (all or nothing)."""
-    rows = Indicator.objects.filter(alert=alert).values_list("pk", "kind", "value")
-    existing: dict[Key, int] = {(kind, value): pk for pk, kind, value in rows}
+    with connection.cursor() as cursor:  # tens of thousands of rows: no model or queryset machinery
+        table = Indicator._meta.db_table  # a constant, not input
+        cursor.execute(f"SELECT id, kind, value FROM {table} WHERE alert_id = %s", [alert.pk])  # noqa: S608
+        existing: dict[Key, int] = {(kind, value): pk for pk, kind, value in cursor.fetchall()}
     result = Replaced()
     gone = [pk for key, pk in existing.items() if key not in wanted]
     result.unchanged = len(existing) - len(gone)
@@ -160,10 +167,26 @@ def indicators_replace(alert: Alert, wanted: dict[Key, str], *, batch: int = BAT
         for kind, value in new[start : start + batch]:
             warning = "; ".join(benign_matches(kind, value))[:300]
             result.warned += bool(warning)
-            rows.append(Indicator(alert=alert, kind=kind, value=value, comment=wanted[(kind, value)], warning=warning))
-        Indicator.objects.bulk_create(rows, batch_size=batch)
+            rows.append((alert.pk, kind, value, wanted[(kind, value)], warning))
+        _insert(rows)
     result.added = len(new)
     return result
+
+
+def _insert(rows: list[tuple[int, str, str, str, str]]) -> None:
+    """Insert indicator rows: PostgreSQL's COPY (about 5× faster than a multi-row INSERT for tens of
+    thousands of rows), elsewhere `bulk_create`. The rows are validated already."""
+    if connection.vendor == "postgresql":
+        table = Indicator._meta.db_table
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
+            with raw.copy(f"COPY {table} (alert_id, kind, value, comment, warning) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    Indicator.objects.bulk_create(
+        [Indicator(alert_id=a, kind=k, value=v, comment=c, warning=w) for a, k, v, c, w in rows], batch_size=BATCH
+    )
 
 
 def alert_for_source(source_key: str) -> Alert | None:
