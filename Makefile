@@ -75,3 +75,6 @@ clean:
 
 bench-import: install
 	@bash bench/import/run.sh
+
+bench-publish-import: install
+	@bash bench/publish-under-import/run.sh
