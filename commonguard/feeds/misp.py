@@ -83,7 +83,7 @@ EXPORT_TYPES: dict[str, tuple[str, str]] = {
 # TLP label → the MISP `tlp` taxonomy tag (v10 of the taxonomy has clear and amber+strict).
 EXPORT_TLP_TAGS = {t: f"tlp:{t.value}" for t in TLP}
 THREAT_LEVELS = {"1": Alert.Severity.HIGH, "2": Alert.Severity.MEDIUM, "3": Alert.Severity.LOW}
-EXPORT_THREAT_LEVELS = {
+EXPORT_THREAT_LEVELS: dict[str, int] = {
     Alert.Severity.CRITICAL: 1,
     Alert.Severity.HIGH: 1,
     Alert.Severity.MEDIUM: 2,
@@ -435,7 +435,7 @@ def _timestamp(alert: Alert) -> int:
 def event_for(alert: Alert, user: Any, *, indicators: list[tuple[str, str, str]] | None = None) -> Any:
     """The MISP event of `alert` as `user` may know it (anonymous authors stay anonymous). The
     caller has already read `alert` through `Alert.objects.visible_to(user)`."""
-    from pymisp import MISPEvent, MISPOrganisation
+    from pymisp import MISPAttribute, MISPEvent, MISPOrganisation
 
     event = MISPEvent()
     event.uuid = str(alert.uuid)
@@ -465,13 +465,15 @@ def event_for(alert: Alert, user: Any, *, indicators: list[tuple[str, str, str]]
             comment=comment,
             uuid=str(uuidlib.uuid5(alert.uuid, f"{kind}:{value}")),
         )
-        attribute.timestamp = event.timestamp
+        if isinstance(attribute, MISPAttribute):
+            attribute.timestamp = event.timestamp
     return event
 
 
 def feed_event(alert: Alert, user: Any) -> dict[str, Any]:
     """`<uuid>.json` of the hub's MISP feed: {"Event": {...}}."""
-    return {"Event": event_for(alert, user).to_feed(with_meta=False)}
+    feed: dict[str, Any] = event_for(alert, user).to_feed(with_meta=False)  # {"Event": {...}}
+    return feed
 
 
 def manifest_entry(alert: Alert, user: Any) -> dict[str, Any]:
