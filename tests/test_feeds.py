@@ -254,3 +254,53 @@ def test_the_real_urlhaus_and_threatfox_lists_import(world):
     second = feed_pull(threatfox)
     assert first.valid > 31_000 and second.valid > 19_000
     assert first.invalid + second.invalid < 100
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_publishing_does_not_wait_for_an_import_transaction_in_progress(world, tmp_path):
+    """An import holds its transaction open (rows written, not committed); a county publishes a
+    GREEN alert meanwhile: the publish must not wait for any lock the import holds."""
+    import threading
+
+    from django.db import connection as conn
+    from django.db import transaction
+
+    from tests.sharing_helpers import make_alert
+
+    path = tmp_path / "list.txt"
+    path.write_text("\n".join(f"91.92.{i // 250}.{i % 250}" for i in range(1, 20_000)))
+    feed = make_feed(world, path)
+    feed_pull(feed)  # the alert exists: the next pull updates it (the heavier case: row locks on it)
+    path.write_text("\n".join(f"45.137.{i // 250}.{i % 250}" for i in range(1, 20_000)))
+    written, release, failures = threading.Event(), threading.Event(), []
+
+    def importer() -> None:
+        try:
+            parsed = feed_services.parse_feed(feed, path.read_bytes())
+            with transaction.atomic():
+                feed_services.write_feed(feed, parsed, feed_services.PullResult(feed=feed.pk))
+                written.set()
+                release.wait(30)
+        except Exception as exc:
+            failures.append(exc)
+            written.set()
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=importer)
+    thread.start()
+    assert written.wait(60) and not failures
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")  # a wait for the import's locks fails the test
+        alert = make_alert(world["washtenaw_member"], world.washtenaw, TLP.GREEN, indicators=[("ipv4", "91.92.251.99")])
+        assert alert.status == Alert.Status.PUBLISHED
+        assert Delivery.objects.filter(alert=alert).exists()
+    finally:
+        release.set()
+        thread.join()
+        with conn.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert not failures
+    assert Indicator.objects.filter(alert__source_key=f"feed:{feed.pk}", value__startswith="45.137.").count() == 19_999
