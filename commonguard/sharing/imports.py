@@ -111,6 +111,13 @@ def parse_bulk(
         result.read += 1
         if progress is not None and result.read % every == 0:
             progress(result.read)
+        plain = ioc.parse_plain(kind, raw)
+        if plain is not None:
+            if plain in wanted:
+                result.duplicates += 1
+            else:
+                wanted[plain] = comment[:300]
+            continue
         try:
             if kind in _VERBATIM:  # subjects and file names are not refanged
                 chosen, key = kind, (kind, ioc.normalise(kind, raw))
