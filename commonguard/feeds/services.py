@@ -401,15 +401,28 @@ def feed_request_pull(*, actor: User | None, feed: Feed) -> Feed:
     return feed
 
 
+STALE_AFTER_MINUTES = 60
+
+
 def feeds_due(now: Any = None) -> list[Feed]:
-    """Enabled feeds with a schedule whose last pull started at least one interval ago."""
+    """Enabled feeds with a schedule whose last pull started at least one interval ago. A pull
+    queued or running for over an hour is taken for lost (a worker stopped) and counts as due."""
     from datetime import timedelta
 
     now = now or timezone.now()
+    stale = now - timedelta(minutes=STALE_AFTER_MINUTES)
     due = []
-    for feed in Feed.objects.filter(enabled=True, interval_minutes__gt=0).exclude(
-        status__in=[Feed.Status.QUEUED, Feed.Status.RUNNING]
-    ):
-        if feed.last_started_at is None or feed.last_started_at + timedelta(minutes=feed.interval_minutes) <= now:
+    for feed in Feed.objects.filter(enabled=True, interval_minutes__gt=0):
+        busy = feed.status in (Feed.Status.QUEUED, Feed.Status.RUNNING)
+        if busy and feed.last_started_at is not None and feed.last_started_at > stale:
+            continue
+        if (
+            busy
+            or feed.last_started_at is None
+            or feed.last_started_at + timedelta(minutes=feed.interval_minutes) <= now
+        ):
+            if busy:  # lost: let feed_request_pull queue it again
+                Feed.objects.filter(pk=feed.pk).update(status=Feed.Status.FAILED, last_error="The pull was lost.")
+                feed.status = Feed.Status.FAILED
             due.append(feed)
     return due
