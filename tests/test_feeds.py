@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from commonguard.core.models import AuditEvent
@@ -304,3 +305,19 @@ def test_publishing_does_not_wait_for_an_import_transaction_in_progress(world, t
             cursor.execute("RESET lock_timeout")
     assert not failures
     assert Indicator.objects.filter(alert__source_key=f"feed:{feed.pk}", value__startswith="45.137.").count() == 19_999
+
+
+def test_the_alert_page_lists_the_first_indicators_of_a_big_feed(world, tmp_path, monkeypatch):
+    from commonguard.sharing import views as sharing_views
+    from tests.conftest import sign_in
+
+    monkeypatch.setattr(sharing_views, "SHOWN_INDICATORS", 3)
+    path = tmp_path / "list.txt"
+    path.write_text(TEXT)
+    feed = make_feed(world, path)
+    feed_pull(feed)
+    alert = Alert.objects.get(source_key=f"feed:{feed.pk}")
+    page = sign_in(Client(), world["washtenaw_member"]).get(f"/alerts/{alert.uuid}/")
+    text = page.content.decode()
+    assert page.status_code == 200 and "6 indicators" in text and "The first 3 are listed" in text
+    assert text.count('class="cg-indicator"') == 3
