@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup bench-taxii clean help
+.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup bench-taxii bench-import bench-publish-import clean help
 
 help:
 	@echo "make run               build, migrate, seed the demo, serve http://127.0.0.1:8000 with a worker"
@@ -21,6 +21,8 @@ help:
 	@echo "make bench-live        1,000 live-feed (SSE) clients: time for each to get a new alert"
 	@echo "make bench-lookup      log lookup: 1,000,000 lines against 1,000,000 indicators"
 	@echo "make bench-taxii       TAXII: page ATT&CK Enterprise (24,771 objects), SQLite and PostgreSQL, vs medallion"
+	@echo "make bench-import      import the 51,000 URLhaus + ThreatFox indicators: objects/s, first and again"
+	@echo "make bench-publish-import  publish latency alone vs during a 100,000-indicator feed import"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -74,3 +76,9 @@ bench-taxii: install
 
 clean:
 	rm -rf $(VENV) $(TOOLS) assets/node_modules assets/build var/static
+
+bench-import: install
+	@bash bench/import/run.sh
+
+bench-publish-import: install
+	@bash bench/publish-under-import/run.sh

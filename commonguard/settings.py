@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "commonguard.accounts",
     "commonguard.sharing",
     "commonguard.interop",
+    "commonguard.feeds",
     "commonguard.api",
     "commonguard.web",
 ]
@@ -321,3 +322,7 @@ LOGGING = {
         "ioc_finder": {"level": "WARNING"},
     },
 }
+
+# --- Feeds and MISP (docs/adr/0021-feed-and-misp-imports.md) ---------------------------------
+# The most one pull of a feed (or one MISP event file, or an upload) may bring.
+COMMONGUARD_FEED_MAX_BYTES = env.int("COMMONGUARD_FEED_MAX_BYTES", default=100 * 1024 * 1024)

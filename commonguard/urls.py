@@ -12,6 +12,7 @@ urlpatterns = [
     path("organizations/", include("commonguard.orgs.urls")),
     path("alerts/", include("commonguard.sharing.urls")),
     path("lookup/", include("commonguard.sharing.lookup_urls")),
+    path("feeds/", include("commonguard.feeds.urls")),
     path("audit/", include("commonguard.core.urls")),
     path("api/", include("commonguard.api.urls")),
     path("taxii2/", include("commonguard.interop.urls")),

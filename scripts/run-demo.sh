@@ -32,7 +32,10 @@ RESUMER=$!
 # entries) and then daily; old entries are recorded without being e-mailed (ADR 15).
 $PY manage.py kev_import --every 86400 >var/kev-import.log 2>&1 &
 KEV=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV 2>/dev/null || true' EXIT INT TERM
+# Queues, every minute, the pulls of the feeds whose interval has passed (the worker's bulk queue).
+$PY manage.py feed_pull --due --queue --every 60 >var/feed-pull.log 2>&1 &
+FEEDS=$!
+trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 

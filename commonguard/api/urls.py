@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
 from commonguard.interop import apis as interop_apis
+from commonguard.feeds import apis as feeds_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.sharing import apis as sharing_apis
 from commonguard.sharing import channel_apis, lookup_apis, recipient_apis
@@ -27,6 +28,7 @@ router.register(r"alerts/(?P<alert_uuid>[^/.]+)/forward", recipient_apis.Forward
 router.register("indicators", sharing_apis.IndicatorViewSet, basename="indicator")
 router.register("sharing-groups", sharing_apis.SharingGroupViewSet, basename="sharing-group")
 router.register("webhooks", channel_apis.WebhookViewSet, basename="webhook")
+router.register("feeds", feeds_apis.FeedViewSet, basename="feed")
 
 app_name = "api"
 urlpatterns = [
@@ -36,6 +38,7 @@ urlpatterns = [
     path("v1/me/", accounts_apis.me, name="me"),
     path("v1/me/alert-preferences/", channel_apis.alert_preferences, name="alert-preferences"),
     path("v1/lookup/", lookup_apis.LookupView.as_view(), name="lookup"),
+    path("v1/misp/events/", feeds_apis.MispEventUploadView.as_view(), name="misp-events"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI sets style attributes from its script; this page alone allows inline styles
     # (never inline script).

@@ -23,6 +23,9 @@ _HEX: dict[str, int] = {Kind.MD5: 32, Kind.SHA1: 40, Kind.SHA256: 64}
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,7}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# An IPv4 address already in its normal form (no leading zeros): what ipaddress would return.
+_IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
+_IP_CHARS = frozenset("0123456789abcdefABCDEF.:%")
 MAX_TEXT_INDICATOR = 500
 
 
@@ -32,17 +35,28 @@ class ParsedIndicator:
     value: str
 
 
+# What any of ioc-fanger's substitutions needs to find before it can change anything: brackets,
+# spaces, backslashes, carets, "<.>", commas (IPs written "1,2,3,4"), ":///", "hxxp"/"hXXp"/"http/",
+# and the words DOT/dot/punto/punkt/xxxx/AT/ET/ARROBA. A value with none of them is returned as it
+# is without running the ~60 regular expressions (bulk imports: 25 µs a value saved).
+_MAY_BE_DEFANGED = re.compile(r"[\[\](){}\s\\^<>,]|:///|h[xA-Z]{2}|htt(ps?)/|AT|ET|ARROBA")
+_MAY_BE_DEFANGED_WORD = re.compile(r"dot|punto|punkt|xxxx")  # searched in the lower-cased value
+
+
 def refang(text: str) -> str:
     """hxxp://evil[.]com → http://evil.com (and the other defanging styles ioc-fanger knows)."""
+    if not _MAY_BE_DEFANGED.search(text) and not _MAY_BE_DEFANGED_WORD.search(text.lower()):
+        return text
     return ioc_fanger.fang(text)
 
 
 def _domain(text: str) -> str:
     host = text.strip().rstrip(".").lower()
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValidationError(f"“{text}” is not a valid domain name.") from None
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValidationError(f"“{text}” is not a valid domain name.") from None
     labels = host.split(".")
     if len(labels) < 2 or len(host) > 253 or not all(_LABEL.match(label) for label in labels):
         raise ValidationError(f"“{text}” is not a valid domain name.")
@@ -56,10 +70,13 @@ def _url(text: str) -> str:
     if parts.scheme.lower() not in {"http", "https", "ftp"} or not parts.hostname:
         raise ValidationError(f"“{text}” is not a URL: it needs http://, https:// or ftp:// and a host.")
     host = parts.hostname
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        host = _domain(host)
+    if not _IPV4.match(host):
+        try:
+            if not set(host) <= _IP_CHARS:
+                raise ValueError
+            ipaddress.ip_address(host)
+        except ValueError:
+            host = _domain(host)
     netloc = host if parts.port is None else f"{host}:{parts.port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
@@ -75,11 +92,12 @@ def _text(text: str, what: str) -> str:
     return value
 
 
-def normalise(kind: str, raw: str) -> str:
-    """The stored form of an indicator of `kind`, or ValidationError with a sentence to show."""
+def normalise(kind: str, raw: str, *, refanged: bool = False) -> str:
+    """The stored form of an indicator of `kind`, or ValidationError with a sentence to show.
+    `refanged`: `raw` is already stripped and refanged (bulk imports do it once per value)."""
     if kind in {Kind.EMAIL_SUBJECT, Kind.FILENAME}:
         return _text(raw, "e-mail subject" if kind == Kind.EMAIL_SUBJECT else "file name")
-    text = refang(raw.strip())
+    text = raw if refanged else refang(raw.strip())
     if not text:
         raise ValidationError("An indicator is empty.")
     if len(text) > 2048:
@@ -88,6 +106,8 @@ def normalise(kind: str, raw: str) -> str:
         return _domain(text)
     if kind == Kind.URL:
         return _url(text)
+    if kind == Kind.IPV4 and _IPV4.match(text):
+        return text
     if kind in {Kind.IPV4, Kind.IPV6}:
         try:
             address = ipaddress.ip_address(text)
@@ -122,10 +142,12 @@ def normalise(kind: str, raw: str) -> str:
     raise ValidationError(f"Unknown kind of indicator “{kind}”.")
 
 
-def guess_kind(raw: str) -> str:
+def guess_kind(raw: str, *, refanged: bool = False) -> str:
     """The kind a single value most likely is (for a typed value with no kind chosen)."""
-    text = refang(raw.strip())
+    text = raw if refanged else refang(raw.strip())
     lowered = text.lower()
+    if _IPV4.match(text):
+        return Kind.IPV4
     if _CVE.match(text.upper()):
         return Kind.CVE
     if "/" in text and "://" not in text:
@@ -134,10 +156,11 @@ def guess_kind(raw: str) -> str:
             return Kind.CIDR
         except ValueError:
             pass
-    try:
-        return Kind.IPV4 if ipaddress.ip_address(text).version == 4 else Kind.IPV6
-    except ValueError:
-        pass
+    if set(text) <= _IP_CHARS:  # only then can it be an IP address (saves a raised ValueError a value)
+        try:
+            return Kind.IPV4 if ipaddress.ip_address(text).version == 4 else Kind.IPV6
+        except ValueError:
+            pass
     if "://" in text:
         return Kind.URL
     if "@" in text and " " not in text:
@@ -148,6 +171,27 @@ def guess_kind(raw: str) -> str:
     if " " not in text and "." in text:
         return Kind.DOMAIN
     raise ValidationError(f"Cannot tell what kind of indicator “{raw}” is: choose its kind.")
+
+
+# A domain name already in normal form: lower-case labels, an alphabetic top-level label.
+_PLAIN_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def parse_plain(kind: str | None, text: str) -> tuple[str, str] | None:
+    """(kind, value) for a stripped value that is already a normal IPv4 address or domain name
+    (what most feed lines are), without refanging or parsing; None: take the full path. Gives the
+    same answer as `parse` for every value it accepts."""
+    if kind in (None, Kind.IPV4) and _IPV4.match(text):
+        return Kind.IPV4, text
+    if (
+        kind in (None, Kind.DOMAIN)
+        and len(text) <= 253
+        and _PLAIN_DOMAIN.match(text)
+        and not _MAY_BE_DEFANGED_WORD.search(text)
+        and not _MAY_BE_DEFANGED.search(text)
+    ):
+        return Kind.DOMAIN, text
+    return None
 
 
 def parse(kind: str | None, raw: str) -> ParsedIndicator:

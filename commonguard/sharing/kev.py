@@ -25,10 +25,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import task
 
-from commonguard.accounts.models import Membership, Role, User
+from commonguard.accounts.models import Membership, User
 from commonguard.core.audit import audit_record
 from commonguard.core.tlp import TLP
 from commonguard.orgs.models import Organization
+from commonguard.sharing.imports import service_account, service_membership
 from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert
 from commonguard.sharing.services import AlertInput, alert_publish, alert_save_draft, alert_update
 
@@ -346,31 +347,10 @@ def _author_org(service: User | None) -> Organization:
 def service_author() -> tuple[User, Organization]:
     """The account KEV alerts are published as: a service account with no password (it cannot sign
     in and is never sent alerts), an approved member of the state IT agency."""
-    service = User.objects.filter(email=SERVICE_EMAIL).first()
-    org = _author_org(service)
-    if service is None:
-        service = User(email=SERVICE_EMAIL, full_name=SERVICE_NAME, title="Publishes CISA KEV alerts", is_service=True)
-        service.set_unusable_password()
-        service.save()
-    elif not service.is_service or not service.is_active or service.has_usable_password():
-        # Someone changed it in the admin site: put it back.
-        service.is_service, service.is_active = True, True
-        service.set_unusable_password()
-        service.save(update_fields=["is_service", "is_active", "password"])
-    membership, created = Membership.objects.get_or_create(
-        user=service,
-        organization=org,
-        status=Membership.Status.APPROVED,
-        defaults={"role": Role.MEMBER, "decided_at": timezone.now(), "message": "The hub's KEV import"},
-    )
-    if created:
-        audit_record(
-            actor=None,
-            action="kev.service_account",
-            summary=f"{SERVICE_EMAIL} set up to publish CISA KEV alerts for {org.name}",
-            organization=org,
-            target=membership,
-        )
+    existing = User.objects.filter(email=SERVICE_EMAIL).first()
+    org = _author_org(existing)
+    service = service_account(SERVICE_EMAIL, SERVICE_NAME, "Publishes CISA KEV alerts")
+    service_membership(service, org, action="kev.service_account", why="The hub's KEV import")
     return service, org
 
 

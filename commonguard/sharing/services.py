@@ -5,7 +5,7 @@ appends to the audit trail. (Fan-out of deliveries to recipients is built on top
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -152,13 +152,17 @@ def _clean(data: AlertInput, alert: Alert | None = None) -> tuple[AlertInput, li
     return cleaned, parsed, warnings
 
 
-def _apply(alert: Alert, data: AlertInput, parsed: list[ioc.ParsedIndicator], warnings: Warnings) -> None:
+def _apply(
+    alert: Alert, data: AlertInput, parsed: list[ioc.ParsedIndicator], warnings: Warnings, *, indicators: bool = True
+) -> None:
     for name in ALERT_CONTENT_FIELDS:
         setattr(alert, name, getattr(data, name))
     alert.save()
     alert.recipient_orgs.set(data.recipient_orgs)
     alert.sharing_groups.set(data.sharing_groups)
     alert.recipient_people.set(data.recipient_people)
+    if not indicators:
+        return
     # Keep the rows of indicators that stay (their ids and notes), drop the removed, add the new.
     wanted = {(p.kind, p.value) for p in parsed}
     existing = {(i.kind, i.value): i.pk for i in alert.indicators.all()}
@@ -296,16 +300,30 @@ def alert_publish(*, actor: User, alert: Alert, announce: bool = True, published
 
 
 @transaction.atomic
-def alert_update(*, actor: User, alert: Alert, data: AlertInput) -> Alert:
-    """Change a published alert: a new version that everyone who received it will be told about."""
+def alert_update(
+    *, actor: User, alert: Alert, data: AlertInput, announce: bool = True, keep_indicators: bool = False
+) -> Alert:
+    """Change a published alert: a new version that everyone who received it will be told about.
+
+    For imports only: `announce=False` records the version without fan-out, and `keep_indicators`
+    leaves the indicators as they are (`data.indicators` is ignored): an import replaces them in
+    bulk itself (`sharing/imports.py`) before recording the version."""
     alert = _lock_for_change(actor, alert, allowed=(Alert.Status.PUBLISHED, Alert.Status.UPDATED), verb="updated")
+    if keep_indicators:
+        data = replace(data, indicators=[])
     cleaned, parsed, warnings = _clean(data, alert)
-    _apply(alert, cleaned, parsed, warnings)
+    _apply(alert, cleaned, parsed, warnings, indicators=not keep_indicators)
     _check_audience(alert)
     alert.status = Alert.Status.UPDATED
     alert.version += 1
     alert.save(update_fields=["status", "version", "modified_at"])
-    _record_version(alert, actor, "alert.update", f"{actor.email} updated “{alert.title}” to version {alert.version}")
+    _record_version(
+        alert,
+        actor,
+        "alert.update",
+        f"{actor.email} updated “{alert.title}” to version {alert.version}",
+        announce=announce,
+    )
     return alert
 
 

@@ -34,7 +34,7 @@ from commonguard.sharing.forms import (
     initial_for,
 )
 from commonguard.sharing.indicators import defang
-from commonguard.sharing.models import Acknowledgement, Alert, Indicator, Sighting
+from commonguard.sharing.models import MAX_INDICATORS, Acknowledgement, Alert, Indicator, Sighting
 from commonguard.sharing.reactions import alert_acknowledge, reaction_counts, sighting_report
 from commonguard.web.decorators import vetted_required
 from commonguard.web.errors import apply_validation_error, error_text, form_errors_text, set_choices
@@ -52,6 +52,8 @@ RECIPIENT_GUIDANCE = {
     TLP.AMBER_STRICT: "You may share it within your own organisation only, with those who need to know.",
     TLP.RED: "For your eyes only: do not share it with anyone.",
 }
+
+SHOWN_INDICATORS = MAX_INDICATORS
 
 
 def _alert_get(request: AuthedRequest, uuid: UUID) -> Alert:
@@ -105,6 +107,10 @@ def _render_detail(
     request: AuthedRequest, alert: Alert, revoke_form: RevokeForm | None = None, status: int = 200
 ) -> HttpResponse:
     indicators = Indicator.objects.visible_to(request.user).filter(alert=alert).order_by("kind", "value")
+    # Imported feeds hold tens of thousands: the page shows the first SHOWN_INDICATORS (every alert a
+    # person writes fits), the API and the MISP feed give them all.
+    indicators_total = indicators.count()
+    indicators = indicators[:SHOWN_INDICATORS]
     can_edit = services.can_edit_alert(request.user, alert)
     can_revoke = can_edit and alert.status in (Alert.Status.PUBLISHED, Alert.Status.UPDATED)
     context = {
@@ -116,6 +122,7 @@ def _render_detail(
         "summary_html": render_markdown(alert.summary),
         "actions_html": render_markdown(alert.recommended_actions),
         "indicators": [(i.get_kind_display(), defang(i.kind, i.value), i.warning) for i in indicators],
+        "indicators_total": indicators_total,
         "techniques": [(t, _attack_url(t)) for t in alert.attack_techniques],
         "can_edit": can_edit,
         "audience": _audience(alert) if can_edit else [],
@@ -372,6 +379,7 @@ def _reaction_forms(request: AuthedRequest, alert: Alert) -> tuple[AcknowledgeFo
         sighting_form = SightingForm(prefix="sighting")
         set_choices(sighting_form, "organization", orgs)
         indicators = Indicator.objects.visible_to(request.user).filter(alert=alert).order_by("kind", "value")
+        indicators = indicators[:SHOWN_INDICATORS]
         set_choices(
             sighting_form,
             "indicator",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import socket
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -48,12 +49,14 @@ class _CidrList:
     ends: dict[int, list[int]] = field(default_factory=dict)
 
     def contains(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-        starts = self.starts.get(address.version)
+        return self.contains_int(address.version, int(address))
+
+    def contains_int(self, version: int, value: int) -> bool:
+        starts = self.starts.get(version)
         if not starts:
             return False
-        value = int(address)
         i = bisect.bisect_right(starts, value) - 1
-        return i >= 0 and value <= self.ends[address.version][i]
+        return i >= 0 and value <= self.ends[version][i]
 
 
 @dataclass
@@ -68,6 +71,10 @@ class _SetList:
 class _Index:
     cidr: list[_CidrList]
     sets: list[_SetList]
+    # Per IP version: segment starts and the CIDR lists covering each segment (`_segments`).
+    segments: dict[int, tuple[list[int], list[tuple[int, ...]]]] = field(default_factory=dict)
+    # Every value of the set lists → the lists holding it.
+    by_value: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def _build() -> _Index:
@@ -103,7 +110,41 @@ def _build() -> _Index:
             values = frozenset(v.strip().lower().rstrip(".") for v in wl.list if v.strip())
             parents = wl.type == "hostname" and not any(p in name for p in _POPULARITY)
             sets.append(_SetList(wl.name, types, values, hostname=parents))
-    return _Index(cidr, sets)
+    return _Index(cidr, sets, _segments(cidr), _by_value(sets))
+
+
+def _segments(cidr: list[_CidrList]) -> dict[int, tuple[list[int], list[tuple[int, ...]]]]:
+    """Per IP version, the address line cut where any list's range starts or ends: segment starts
+    (sorted) and, for each segment, the lists (indices into `cidr`) covering it. One bisect then
+    answers for all lists at once."""
+    out: dict[int, tuple[list[int], list[tuple[int, ...]]]] = {}
+    for version in (4, 6):
+        events: dict[int, list[tuple[int, int]]] = {}
+        for i, entry in enumerate(cidr):
+            for start, end in zip(entry.starts.get(version, []), entry.ends.get(version, []), strict=True):
+                events.setdefault(start, []).append((i, 1))
+                events.setdefault(end + 1, []).append((i, -1))
+        active: dict[int, int] = {}
+        starts: list[int] = []
+        covering: list[tuple[int, ...]] = []
+        for point in sorted(events):
+            for i, delta in events[point]:
+                active[i] = active.get(i, 0) + delta
+                if not active[i]:
+                    del active[i]
+            starts.append(point)
+            covering.append(tuple(sorted(active)))
+        out[version] = (starts, covering)
+    return out
+
+
+def _by_value(sets: list[_SetList]) -> dict[str, tuple[int, ...]]:
+    """Every listed value → the set lists (indices) holding it: one dict lookup per candidate."""
+    index: dict[str, list[int]] = {}
+    for i, entry in enumerate(sets):
+        for value in entry.values:
+            index.setdefault(value, []).append(i)
+    return {value: tuple(ids) for value, ids in index.items()}
 
 
 def _get() -> _Index:
@@ -127,30 +168,37 @@ def benign_matches(kind: str, value: str) -> list[str]:
         return []
     index = _get()
     found: list[str] = []
-    address = None
-    if kind in {"ipv4", "ipv6"}:
-        address = ipaddress.ip_address(value)
-    elif kind == "cidr":
-        address = ipaddress.ip_network(value, strict=False).network_address
-    if address is not None:
-        found.extend(c.name for c in index.cidr if types & c.types and c.contains(address))
+    number: int | None = None
+    if kind == "ipv4":
+        version, number = 4, int.from_bytes(socket.inet_aton(value), "big")  # normalised: a dotted quad
+    elif kind in {"ipv6", "cidr"}:
+        address = (
+            ipaddress.ip_address(value) if kind == "ipv6" else ipaddress.ip_network(value, strict=False).network_address
+        )
+        version, number = address.version, int(address)
+    if number is not None:
+        starts, covering = index.segments[version]
+        at = bisect.bisect_right(starts, number) - 1
+        if at >= 0:
+            found.extend(index.cidr[i].name for i in covering[at] if types & index.cidr[i].types)
         return found
     text = value.lower()
     host = urlsplit(text).hostname or "" if kind == "url" else text if kind == "domain" else ""
-    for entry in index.sets:
-        if kind == "url" and host:
-            # URL lists rarely hold full URLs; a URL on a well-known host is what deserves a warning.
-            applies = bool(entry.types & ({"hostname", "domain"} | types))
-            candidates = [text, host, *(_parents(host) if entry.hostname else [])]
-        elif kind == "domain":
-            applies = bool(entry.types & types)
-            candidates = [text, *(_parents(text) if entry.hostname else [])]
-        else:
-            applies = bool(entry.types & types)
-            candidates = [text]
-        if applies and any(c in entry.values for c in candidates):
-            found.append(entry.name)
-    return found
+    # (candidate, is a parent domain): parents count only on hostname lists.
+    candidates = [(text, False)]
+    if kind == "url" and host:
+        # URL lists rarely hold full URLs; a URL on a well-known host is what deserves a warning.
+        candidates += [(host, False), *((p, True) for p in _parents(host))]
+        types = {"hostname", "domain"} | types
+    elif kind == "domain":
+        candidates += [(p, True) for p in _parents(text)]
+    hits: set[int] = set()
+    for candidate, is_parent in candidates:
+        for i in index.by_value.get(candidate, ()):
+            entry = index.sets[i]
+            if (entry.hostname or not is_parent) and entry.types & types:
+                hits.add(i)
+    return [index.sets[i].name for i in sorted(hits)]
 
 
 def warm() -> None:

@@ -223,6 +223,34 @@ def _unsubscribe(v: Visit) -> None:
     v.open(f"/alerts/unsubscribe/{unsubscribe_token(v.hub.member)}/")
 
 
+def _feeds(v: Visit) -> None:
+    v.as_user(v.hub.admin).open("/feeds/")
+    v.page.get_by_role("button", name="Set up the feed").click()  # empty: the form comes back with errors
+    expect(v.page.locator(".usa-error-message").first).to_be_visible()
+
+
+def _feed_detail(v: Visit) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from commonguard.feeds.services import FeedInput, feed_pull, feed_save
+
+    path = Path(tempfile.mkdtemp()) / "list.txt"
+    path.write_text("91.92.251.10\nevil-login.example\nnot an indicator\n")
+    feed = feed_save(
+        actor=v.hub.admin,
+        data=FeedInput(name="Blocklist", source=str(path), format="text", owner=v.hub.ingham, tlp="green"),
+    )
+    feed_pull(feed)
+    v.as_user(v.hub.admin).open(f"/feeds/{feed.pk}/")
+
+
+def _misp_upload(v: Visit) -> None:
+    v.as_user(v.hub.member).open("/feeds/misp/upload/")
+    v.page.get_by_role("button", name="Import").click()
+    expect(v.page.locator(".usa-error-message").first).to_be_visible()
+
+
 # name -> (how to get there, the page's <h1>)
 PAGES: dict[str, tuple[Callable[[Visit], None], str]] = {
     "sign-in": (_sign_in, "Sign in"),
@@ -251,6 +279,9 @@ PAGES: dict[str, tuple[Callable[[Visit], None], str]] = {
     "webhooks": (_webhooks, "Webhooks of Ingham County"),
     "webhook-detail": (_webhook_detail, "Webhook: Teams"),
     "unsubscribe": (_unsubscribe, "Alert e-mails"),
+    "feeds": (_feeds, "Feeds"),
+    "feed-detail": (_feed_detail, "Blocklist"),
+    "misp-upload": (_misp_upload, "Upload a MISP event"),
 }
 
 
