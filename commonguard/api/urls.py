@@ -8,8 +8,8 @@ from rest_framework.routers import DefaultRouter
 
 from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
-from commonguard.interop import apis as interop_apis
 from commonguard.feeds import apis as feeds_apis
+from commonguard.interop import apis as interop_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.sharing import apis as sharing_apis
 from commonguard.sharing import channel_apis, lookup_apis, recipient_apis

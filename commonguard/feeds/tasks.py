@@ -10,7 +10,7 @@ from django_tasks import task
 log = logging.getLogger(__name__)
 
 
-@task(queue_name="bulk")
+@task(queue_name="bulk", priority=-90)  # QUEUE_PRIORITY["bulk"] (sharing/delivery.py)
 def feed_pull_task(feed_id: int) -> dict[str, Any]:
     from commonguard.core import context
     from commonguard.feeds.models import Feed
