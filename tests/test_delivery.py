@@ -140,9 +140,29 @@ def test_revocation_is_announced_and_flash_goes_first(world, smtp):
     assert set(Delivery.objects.filter(alert=alert, version=1).values_list("status", flat=True)) == {"skipped"}
 
 
+def test_a_claim_that_loses_the_race_looks_again(world):
+    """Two e-mail tasks share a fan-out: when another worker claims the rows this one picked between
+    its two statements, it picks again instead of ending its task with work left."""
+    from django.db import connection
+
+    alert = make_alert(world["ingham_member"], world.ingham, TLP.GREEN)
+    raced: dict[str, list[Delivery]] = {}
+
+    def rival_first(execute, sql, params, many, context):
+        if sql.startswith("UPDATE") and "sharing_delivery" in sql and "rival" not in raced:
+            raced["rival"] = []
+            raced["rival"] = claim(alert.pk, alert.version, "email", limit=2)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(rival_first):
+        mine = claim(alert.pk, alert.version, "email", limit=2)
+    assert len(raced["rival"]) == 2 and len(mine) == 2
+    assert not {row.pk for row in mine} & {row.pk for row in raced["rival"]}
+
+
 def test_a_flash_alert_runs_ahead_of_bulk_work_queued_before_it(world, smtp):
     """The worker serves every queue; the KEV import and three imported alerts' fan-outs were queued
-    first, yet the county's flash alert is what it takes next, its live feed before its e-mail."""
+    first, yet the county's flash alert is what it takes next: its live feed, then its e-mail."""
     from django_tasks_db.models import DBTaskResult
 
     from commonguard.sharing.kev import kev_import
@@ -160,7 +180,7 @@ def test_a_flash_alert_runs_ahead_of_bulk_work_queued_before_it(world, smtp):
     assert first_flash is not None and DBTaskResult.objects.filter(enqueued_at__lt=first_flash.enqueued_at).count() > 3
     call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", "--max-tasks", "2", verbosity=0)
     done = DBTaskResult.objects.exclude(status="READY").order_by("started_at")
-    assert [(r.queue_name, r.args_kwargs["args"][-1]) for r in done] == [("flash", "app"), ("flash", "webhook")]
+    assert [(r.queue_name, r.args_kwargs["args"][-1]) for r in done] == [("flash", "app"), ("flash", "email")]
     assert Delivery.objects.filter(alert=flash, channel="app", status="sent").exists()
     assert not Delivery.objects.filter(alert=imported, status="sent").exists()
 

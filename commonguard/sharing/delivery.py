@@ -142,10 +142,11 @@ def queue_for(alert: Alert) -> str:
 
 # A worker takes the highest priority first (django-tasks orders by priority, then age), so a flash
 # alert enqueued behind a thousand bulk tasks still runs next; within one fan-out the live feed goes
-# first, then webhooks, then e-mail (ADR 6). The bulk queue also has workers of its own in
+# first, then e-mail, then webhooks: a few endpoints that take their full timeout must not hold up
+# the e-mail of every person (ADR 6). The bulk queue also has workers of its own in
 # production, and `make run` keeps one worker off it, so a running import never holds up a flash alert.
 QUEUE_PRIORITY = {"flash": 90, "default": 0, "bulk": -90}
-CHANNEL_PRIORITY = {Delivery.Channel.APP: 9, Delivery.Channel.WEBHOOK: 5, Delivery.Channel.EMAIL: 0}
+CHANNEL_PRIORITY = {Delivery.Channel.APP: 9, Delivery.Channel.EMAIL: 5, Delivery.Channel.WEBHOOK: 0}
 
 
 def _enqueue(alert_id: int, version: int, channel: str, queue: str) -> None:
@@ -263,19 +264,23 @@ def claim(
     """Take up to `limit` due rows for this worker: a conditional UPDATE, so a row another worker
     took in between is not taken again. `holding`: rows this worker is still sending (never due
     again to itself, however short the lease)."""
-    now = timezone.now()
-    candidates = list(
-        Delivery.objects.filter(_due(now), alert_id=alert_id, version=version, channel=channel)
-        .exclude(pk__in=[row.pk for row in holding])
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if not candidates:
-        return []
     token = uuid.uuid4().hex
-    Delivery.objects.filter(_due(now), pk__in=candidates).update(
-        status=Delivery.Status.SENDING, claim=token, claimed_at=now
-    )
+    while True:
+        now = timezone.now()
+        candidates = list(
+            Delivery.objects.filter(_due(now), alert_id=alert_id, version=version, channel=channel)
+            .exclude(pk__in=[row.pk for row in holding])
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not candidates:
+            return []
+        taken = Delivery.objects.filter(_due(now), pk__in=candidates).update(
+            status=Delivery.Status.SENDING, claim=token, claimed_at=now
+        )
+        if taken:
+            break
+        # Another worker claimed every one of these between the two statements: more may be due.
     claimed = Delivery.objects.filter(claim=token)
     if channel == Delivery.Channel.EMAIL:
         claimed = claimed.select_related("recipient")
@@ -291,13 +296,23 @@ def _failed(row: Delivery, error: str, now: Any) -> None:
 
 
 def _save(rows: list[Delivery]) -> None:
-    """Record outcomes: one UPDATE for all the rows sent alike (the common case), one per other row."""
-    sent = [row for row in rows if row.status == Delivery.Status.SENT and row.response_code is None]
-    if sent:
-        Delivery.objects.filter(pk__in=[row.pk for row in sent]).update(
-            status=Delivery.Status.SENT, sent_at=timezone.now(), claim="", last_error="", attempts=F("attempts") + 1
+    """Record outcomes: one UPDATE per HTTP status among the rows sent (one in the common case: every
+    e-mail and live-feed row, webhooks that all answered 204), one `bulk_update` for the rest."""
+    by_code: dict[int | None, list[int]] = {}
+    for row in rows:
+        if row.status == Delivery.Status.SENT:
+            by_code.setdefault(row.response_code, []).append(row.pk)
+    now = timezone.now()
+    for code, pks in by_code.items():
+        Delivery.objects.filter(pk__in=pks).update(
+            status=Delivery.Status.SENT,
+            sent_at=now,
+            claim="",
+            last_error="",
+            attempts=F("attempts") + 1,
+            response_code=code,
         )
-    rest = [row for row in rows if not (row.status == Delivery.Status.SENT and row.response_code is None)]
+    rest = [row for row in rows if row.status != Delivery.Status.SENT]
     if rest:
         Delivery.objects.bulk_update(
             rest, ["status", "attempts", "last_error", "next_attempt_at", "sent_at", "claim", "response_code"]
