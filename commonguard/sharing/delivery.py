@@ -63,12 +63,16 @@ def audience(alert: Alert) -> QuerySet[User]:
 def _audience_memberships(alert: Alert) -> QuerySet[Membership]:
     """The approved memberships, in approved organisations, of active people (not service
     accounts) through which the alert reaches someone other than its author."""
-    rows = Membership.objects.filter(
-        status=Membership.Status.APPROVED,
-        organization__status="approved",
-        user__is_active=True,
-        user__is_service=False,  # the hub's own service accounts read nothing
-    ).exclude(user_id=alert.author_id)
+    rows = (
+        Membership.objects.filter(
+            status=Membership.Status.APPROVED,
+            organization__status="approved",
+            user__is_active=True,
+            user__is_service=False,  # the hub's own service accounts read nothing
+        )
+        .exclude(user_id=alert.author_id)
+        .order_by()  # not the model's ordering: a sort by names of every row, for sets of ids
+    )
     if alert.tlp == TLP.RED:
         return rows.filter(user_id__in=alert.recipient_people.values("pk"))
     if alert.tlp in NAMED_ORGANISATION_LABELS:
@@ -265,14 +269,23 @@ def claim(
     took in between is not taken again. `holding`: rows this worker is still sending (never due
     again to itself, however short the lease)."""
     token = uuid.uuid4().hex
+    fanout = Delivery.objects.filter(alert_id=alert_id, version=version, channel=channel).exclude(
+        pk__in=[row.pk for row in holding]
+    )
     while True:
         now = timezone.now()
+        # Pending rows first, in order, along the `delivery_due` index; retries and expired claims
+        # (few) only when the pending ones run short.
         candidates = list(
-            Delivery.objects.filter(_due(now), alert_id=alert_id, version=version, channel=channel)
-            .exclude(pk__in=[row.pk for row in holding])
-            .order_by("pk")
-            .values_list("pk", flat=True)[:limit]
+            fanout.filter(status=Delivery.Status.PENDING).order_by("pk").values_list("pk", flat=True)[:limit]
         )
+        if len(candidates) < limit:
+            candidates += (
+                fanout.filter(_due(now))
+                .exclude(status=Delivery.Status.PENDING)
+                .order_by("pk")
+                .values_list("pk", flat=True)[: limit - len(candidates)]
+            )
         if not candidates:
             return []
         taken = Delivery.objects.filter(_due(now), pk__in=candidates).update(

@@ -300,7 +300,9 @@ class Delivery(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["alert", "version", "channel", "status"], name="delivery_due"),
+            # Ends with the id: a claim's "the next N pending rows of this fan-out, in order" is then a
+            # range scan that stops after N rows, not a sort of every pending row (ADR 18).
+            models.Index(fields=["alert", "version", "channel", "status", "id"], name="delivery_due"),
             models.Index(fields=["status", "next_attempt_at"], name="delivery_retry"),
             models.Index(fields=["recipient", "status"], name="delivery_recipient"),
             models.Index(fields=["claim"], name="delivery_claim", condition=~models.Q(claim="")),
