@@ -25,6 +25,8 @@ print(json.dumps({
     "median_delivery_s": state["median_delivery_s"], "target_last_s": 2.0, "target_median_s": 0.5,
     "national_recipients": national["recipients"], "national_last_delivery_s": national["last_delivery_s"],
     "national_target_s": 30.0, "national_curve_png": national.get("curve_png"),
+    "national_smtp_floor_s": national.get("smtp_floor_s"), "publish_s": state["publish_s"],
+    "last_from_click_s": state["last_from_click_s"], "median_from_click_s": state["median_from_click_s"],
     "pass": bool(state["last_delivery_s"] is not None and state["last_delivery_s"] <= 2.0
                  and state["median_delivery_s"] <= 0.5 and national["last_delivery_s"] is not None
                  and national["last_delivery_s"] <= 30.0
