@@ -20,10 +20,11 @@ if [ ! -f var/.demo-seeded ]; then
 fi
 
 # Two workers: one never takes bulk work (imports), so a flash alert never waits behind an import
-# that is already running; the other takes everything, highest priority first (ADR 6).
+# that is already running; the other takes everything, highest priority first, at a lower CPU
+# priority (nice), so that an import's CPU goes to the web server and the first worker first (ADR 6).
 $PY manage.py db_worker --queue-name '*' --exclude-queues bulk --interval 0.1 --no-reload >var/worker.log 2>&1 &
 WORKER=$!
-$PY manage.py db_worker --queue-name '*' --interval 0.2 --no-reload >var/worker-bulk.log 2>&1 &
+nice -n 10 $PY manage.py db_worker --queue-name '*' --interval 0.2 --no-reload >var/worker-bulk.log 2>&1 &
 BULK_WORKER=$!
 # Re-enqueues alert deliveries a stopped worker left behind, and retries failed ones.
 $PY manage.py deliveries_resume --every 30 >>var/worker.log 2>&1 &
