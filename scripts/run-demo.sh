@@ -18,6 +18,11 @@ if [ ! -f var/.demo-seeded ]; then
   $PY manage.py demo
   touch var/.demo-seeded
 fi
+# MITRE ATT&CK into the TAXII reference collections (once; idempotent), when the shared data is here.
+if [ ! -f var/.attack-loaded ] && [ -d ../shared/data/attack ]; then
+  echo "Loading MITRE ATT&CK into the TAXII reference collections (first run only)..."
+  $PY manage.py stix_load_attack && touch var/.attack-loaded
+fi
 
 # Two workers: one never takes bulk work (imports), so a flash alert never waits behind an import
 # that is already running; the other takes everything, highest priority first, at a lower CPU
