@@ -6,11 +6,7 @@ a GREEN alert reaches both. (PostgreSQL: the server process needs a database it 
 from __future__ import annotations
 
 import json
-import os
 import queue
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,9 +17,9 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
-from django.db import connection
 
 from commonguard.core.tlp import TLP
+from tests.servers import uvicorn_on_test_database
 from tests.sharing_helpers import make_alert
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -58,36 +54,8 @@ def _listen(base: str, key: str, out: queue.Queue, stop: threading.Event) -> Non
 
 @pytest.fixture
 def asgi_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "COMMONGUARD_LIVE_POLL_SECONDS": "0.1",
-    }
-    uvicorn = [sys.executable, "-m", "uvicorn", "commonguard.asgi:application"]
-    server = subprocess.Popen(
-        [*uvicorn, "--port", str(port), "--log-level", "warning", "--timeout-graceful-shutdown", "1"],
-        env=env,
-        cwd=REPO,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield base
-    server.terminate()  # open streams are cut after a second's grace
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(10)
+    with uvicorn_on_test_database("--timeout-graceful-shutdown", "1", COMMONGUARD_LIVE_POLL_SECONDS="0.1") as base:
+        yield base
 
 
 def _next(q: queue.Queue, kind: str, timeout: float) -> object:

@@ -5,21 +5,17 @@ pytest-django's live server; on PostgreSQL also under uvicorn, as production ser
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from django.db import connection
 from taxii2client.exceptions import AccessError
 from taxii2client.v21 import Server, as_pages
 
 from commonguard.interop.collections import organization_collection
 from commonguard.interop.management.commands.stix_load_attack import load
+from tests.servers import uvicorn_on_test_database
 from tests.taxii_helpers import ATTACK_DIR, TAXII, indicator, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,39 +84,8 @@ def test_taxii2_client_against_the_live_server(world, live_server):
 
 @pytest.fixture
 def uvicorn_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "commonguard.asgi:application",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=REPO,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield base
-    server.terminate()
-    server.wait(10)
+    with uvicorn_on_test_database() as base:
+        yield base
 
 
 @pytest.mark.postgres
