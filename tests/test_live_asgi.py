@@ -37,19 +37,22 @@ def _session(user) -> str:
 
 def _listen(base: str, key: str, out: queue.Queue, stop: threading.Event) -> None:
     cookies = {settings.SESSION_COOKIE_NAME: key}
-    with (
-        httpx.Client(base_url=base, cookies=cookies, timeout=httpx.Timeout(30.0)) as client,
-        client.stream("GET", "/alerts/live/") as response,
-    ):
-        out.put(("status", response.status_code))
-        event = ""
-        for line in response.iter_lines():
-            if stop.is_set():
-                return
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                out.put((event, json.loads(line[6:])))
+    try:
+        with (
+            httpx.Client(base_url=base, cookies=cookies, timeout=httpx.Timeout(30.0)) as client,
+            client.stream("GET", "/alerts/live/") as response,
+        ):
+            out.put(("status", response.status_code))
+            event = ""
+            for line in response.iter_lines():
+                if stop.is_set():
+                    return
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    out.put((event, json.loads(line[6:])))
+    except httpx.HTTPError as exc:  # the server stopped at the end of the test: the stream is cut
+        out.put(("closed", str(exc)))
 
 
 @pytest.fixture

@@ -87,9 +87,24 @@ def main() -> None:
     objects, first_s, first = pull_all(feeds, "first")
     again, re_s, second = pull_all(feeds, "again")
     assert again == objects and all(r["added"] == 0 and r["removed"] == 0 for r in second), second
-    # --- ATT&CK bundle import (STIX, the interop helper's importer): the lead adds it here. ---
-    # e.g. attack_objects, attack_s = <stix bundle import of enterprise-attack-18.1-stix20.json.gz>;
-    # then add "attack_objects" / "attack_objects_per_s" to the figures below.
+    # ATT&CK Enterprise (STIX 2.0, 24,771 objects) into the TAXII reference collection, through the
+    # same code as `stix_load_attack` (all or nothing, idempotent): first into an empty collection,
+    # then again (nothing to write). Reading and parsing the file is not counted.
+    from commonguard.interop.collections import reference_collection
+    from commonguard.interop.management.commands.stix_load_attack import read_bundle
+    from commonguard.interop.models import StixObject
+    from commonguard.interop.services import objects_add
+
+    bundle = read_bundle(settings.COMMONGUARD_SHARED_DATA / "attack" / "enterprise-attack-18.1-stix20.json.gz")
+    collection = reference_collection("attack-enterprise")
+    StixObject.objects.filter(collection=collection).delete()
+    started = time.perf_counter()
+    attack_first = objects_add(collection, bundle)
+    attack_s = time.perf_counter() - started
+    started = time.perf_counter()
+    attack_again = objects_add(collection, bundle)
+    attack_re_s = time.perf_counter() - started
+    assert len(attack_first.added) == len(bundle) and not attack_again.added
     figures = {
         "objects": objects,
         "objects_per_s": round(objects / first_s),
@@ -101,10 +116,16 @@ def main() -> None:
         "reimport_python_cpu_s": round(CPU["again"], 3),
         "load_average_before": round(load, 2),
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "attack_objects": len(bundle),
+        "attack_objects_per_s": round(len(bundle) / attack_s),
+        "attack_reimport_objects_per_s": round(len(bundle) / attack_re_s),
         "target_objects_per_s": 20_000,
         "target_reimport_objects_per_s": 100_000,
     }
-    figures["pass"] = figures["objects_per_s"] >= 20_000 and figures["reimport_objects_per_s"] >= 100_000
+    figures["pass"] = (
+        min(figures["objects_per_s"], figures["attack_objects_per_s"]) >= 20_000
+        and min(figures["reimport_objects_per_s"], figures["attack_reimport_objects_per_s"]) >= 100_000
+    )
     for r in first:
         print(f"feed {r['feed']}: {r['valid']:,} valid, {r['invalid']} invalid, {r['added']:,} added, {r['seconds']} s")
     if args.out:
