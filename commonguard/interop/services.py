@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from commonguard.core.audit import audit_record
+from commonguard.core.bulk import insert_rows
 from commonguard.core.tlp import TLP
 from commonguard.interop.models import Collection, StixObject, TaxiiStatus
 from commonguard.interop.stix import (
@@ -104,6 +105,24 @@ def _existing_versions(collection: Collection, ids: set[str]) -> dict[str, list[
     return found
 
 
+STIX_OBJECT_FIELDS = (
+    "collection_id",
+    "stix_id",
+    "type",
+    "spec_version",
+    "version",
+    "created",
+    "date_added",
+    "revoked",
+    "is_latest",
+    "tlp",
+    "raw",
+    "alert_id",
+    "added_by_id",
+)
+_STIX_ID, _VERSION, _IS_LATEST = (STIX_OBJECT_FIELDS.index(name) for name in ("stix_id", "version", "is_latest"))
+
+
 @transaction.atomic
 def objects_add(
     collection: Collection,
@@ -147,27 +166,31 @@ def objects_add(
     locked = Collection.objects.select_for_update().get(pk=collection.pk)
     now = timezone.now()
     clock = max(now, locked.last_date_added + ONE_MICROSECOND) if locked.last_date_added else now
-    rows: list[StixObject] = []
+    # One list of values per new row, in STIX_OBJECT_FIELDS order (no model instances: a bundle can
+    # hold tens of thousands of objects).
+    rows: list[list[Any]] = []
     newest: dict[str, datetime] = {}
+    added_by = actor.pk if getattr(actor, "is_authenticated", False) else None
+    alert_id = alert.pk if alert is not None else None
     for item in fresh:
         version = item.version or clock  # an SCO: its first date_added is its version
-        raw = dumps(item.obj)
+        revoked = bool(item.obj.get("revoked", False))
         rows.append(
-            StixObject(
-                collection=locked,
-                stix_id=item.stix_id,
-                type=item.stix_type,
-                spec_version=item.spec_version,
-                version=version,
-                created=item.created,
-                date_added=clock,
-                revoked=bool(item.obj.get("revoked", False)),
-                is_latest=False,
-                tlp=item.tlp,
-                raw=raw,
-                alert=alert,
-                added_by=actor if getattr(actor, "is_authenticated", False) else None,
-            )
+            [
+                locked.pk,
+                item.stix_id,
+                item.stix_type,
+                item.spec_version,
+                version,
+                item.created,
+                clock,
+                revoked,
+                False,  # is_latest, below
+                item.tlp,
+                dumps(item.obj),
+                alert_id,
+                added_by,
+            ]
         )
         result.added.append((item.stix_id, version))
         if version > newest.get(item.stix_id, datetime.min.replace(tzinfo=version.tzinfo)):
@@ -176,16 +199,17 @@ def objects_add(
     # is_latest: a new row is the latest when nothing held is newer; it then demotes the old latest.
     demote: list[str] = []
     for row in rows:
-        held = existing.get(row.stix_id, [])
-        if row.version == newest[row.stix_id] and all(row.version > v for v in held):
-            row.is_latest = True
+        stix_id, version = row[_STIX_ID], row[_VERSION]
+        held = existing.get(stix_id, [])
+        if version == newest[stix_id] and all(version > v for v in held):
+            row[_IS_LATEST] = True
             if held:
-                demote.append(row.stix_id)
+                demote.append(stix_id)
     for start in range(0, len(demote), 500):
         StixObject.objects.filter(collection=locked, stix_id__in=demote[start : start + 500], is_latest=True).update(
             is_latest=False
         )
-    StixObject.objects.bulk_create(rows, batch_size=1000)
+    insert_rows(StixObject, STIX_OBJECT_FIELDS, rows)
     locked.last_date_added = clock - ONE_MICROSECOND
     locked.save(update_fields=["last_date_added"])
     return result
