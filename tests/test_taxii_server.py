@@ -340,3 +340,20 @@ def test_loader_is_idempotent(db):
     assert all(a < b for a, b in itertools.pairwise(dates))
     # No TLP marking in ATT&CK: the reference collection's default, CLEAR (deliberately).
     assert set(StixObject.objects.filter(collection=collection).values_list("tlp", flat=True)) == {TLP.CLEAR}
+
+
+def test_a_bundle_held_already_is_answered_unchanged_and_a_new_object_in_it_is_still_checked(db):
+    from commonguard.interop.services import objects_add
+    from commonguard.interop.stix import StixInputError
+
+    collection = community_collection()
+    held = [indicator("91.92.251.21"), indicator("91.92.251.22")]
+    assert len(objects_add(collection, held).added) == 2
+    again = objects_add(collection, held)
+    assert (again.added, len(again.unchanged)) == ([], 2)
+    # One held object and one new, malformed one: the whole bundle is checked and refused.
+    broken = indicator("91.92.251.23", pattern="[ipv4-addr:value = ")
+    with pytest.raises(StixInputError):
+        objects_add(collection, [held[0], broken])
+    assert not StixObject.objects.filter(stix_id=broken["id"]).exists()
+    assert StixObject.objects.filter(collection=collection).count() == 2
