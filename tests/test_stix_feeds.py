@@ -338,3 +338,17 @@ def test_a_taxii_feed_pulls_a_remote_collection_from_its_cursor(world, live_serv
         feed_pull(feed)
     feed.refresh_from_db()
     assert feed.taxii_cursor > cursor and feed.status == Feed.Status.FAILED
+
+
+def test_narrowing_a_feeds_label_narrows_the_objects_it_already_holds(world, tmp_path):
+    feed = make_feed(world, write(tmp_path, bundle_21()), tlp=TLP.GREEN)
+    feed_pull(feed)
+    assert set(held(feed).values_list("tlp", flat=True)) == {TLP.GREEN}
+    data = FeedInput(name=feed.name, source=feed.source, format=feed.format, owner=world.ingham, tlp=TLP.AMBER)
+    feed = feed_save(actor=world["ingham_admin"], data=data, feed=feed)
+    assert set(held(feed).values_list("tlp", flat=True)) == {TLP.AMBER}
+    feed_pull(feed)
+    alert = Alert.objects.get(source_key=feed.source_key)
+    assert alert.tlp == TLP.AMBER
+    assert not Alert.objects.visible_to(world["washtenaw_member"]).filter(pk=alert.pk).exists()
+    assert Alert.objects.visible_to(world["ingham_member"]).filter(pk=alert.pk).exists()

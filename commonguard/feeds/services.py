@@ -203,6 +203,10 @@ def feed_save(*, actor: User, data: FeedInput, feed: Feed | None = None) -> Feed
     if old_source is not None and old_source != feed.source:
         feed.taxii_cursor = ""  # another collection: start from its beginning
     feed.save()
+    if feed.format in (Feed.Format.STIX, Feed.Format.TAXII):
+        from commonguard.feeds.stix import narrow_held
+
+        narrow_held(feed)
     feed.recipient_orgs.set(data.recipient_orgs)
     feed.sharing_groups.set(data.sharing_groups)
     audit_record(

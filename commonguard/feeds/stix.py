@@ -177,6 +177,19 @@ def checked_labels(feed: Feed, collection: Collection, objects: list[dict[str, A
     return labels
 
 
+def narrow_held(feed: Feed) -> int:
+    """Raise the label of objects already held below the feed's (now narrower) label: changing a
+    feed's label never leaves its earlier objects readable by a wider audience."""
+    from commonguard.core.tlp import TLP_ORDER
+    from commonguard.interop.models import StixObject
+
+    lower = TLP_ORDER[: TLP_ORDER.index(TLP(feed.tlp))]
+    if not lower:
+        return 0
+    held = StixObject.objects.filter(collection__kind="feed", collection__alias=feed.collection_alias, tlp__in=lower)
+    return held.update(tlp=feed.tlp)
+
+
 def held_objects(collection: Collection) -> Iterator[dict[str, Any]]:
     """The latest, unrevoked objects of `collection` that can carry indicators."""
     from commonguard.interop.models import StixObject
