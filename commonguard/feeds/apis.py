@@ -35,7 +35,14 @@ class FeedSerializer(serializers.ModelSerializer):
     recipient_orgs = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Organization.objects.none())
     sharing_groups = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=SharingGroup.objects.none())
     tlp = serializers.CharField(help_text="CLEAR, GREEN, AMBER or AMBER+STRICT (not RED).")
-    alert = serializers.SerializerMethodField(help_text="The uuid of a text or CSV feed's alert, once pulled.")
+    alert = serializers.SerializerMethodField(help_text="The uuid of a feed's alert, once pulled (not MISP feeds).")
+    credentials = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="TAXII feeds: an API token (sent as Bearer) or, with taxii_user, a password. Never shown back.",
+    )
 
     class Meta:
         model = Feed
@@ -50,6 +57,9 @@ class FeedSerializer(serializers.ModelSerializer):
             "csv_comment_column",
             "csv_delimiter",
             "csv_header",
+            "taxii_user",
+            "credentials",
+            "taxii_cursor",
             "tlp",
             "recipient_orgs",
             "sharing_groups",
@@ -69,6 +79,7 @@ class FeedSerializer(serializers.ModelSerializer):
             "alert",
         ]
         read_only_fields = [
+            "taxii_cursor",
             "status",
             "stage",
             "progress_done",
@@ -126,6 +137,8 @@ class FeedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
                     csv_comment_column=data.get("csv_comment_column", ""),
                     csv_delimiter=data.get("csv_delimiter", ","),
                     csv_header=data.get("csv_header", False),
+                    taxii_user=data.get("taxii_user", ""),
+                    credentials=data.get("credentials"),
                     interval_minutes=data.get("interval_minutes", 0),
                     enabled=data.get("enabled", True),
                 ),

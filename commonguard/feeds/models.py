@@ -17,6 +17,8 @@ class Feed(models.Model):
         TEXT = "text", "Text, one indicator per line"
         CSV = "csv", "CSV, one indicator per row"
         MISP = "misp", "MISP feed (manifest.json and one file per event)"
+        STIX = "stix", "STIX 2.0 or 2.1 bundle (a file or URL)"
+        TAXII = "taxii", "TAXII 2.1 collection (its URL)"
 
     class Status(models.TextChoices):
         IDLE = "idle", "Not pulled yet"
@@ -37,6 +39,12 @@ class Feed(models.Model):
     csv_comment_column = models.CharField(max_length=80, blank=True, default="")
     csv_delimiter = models.CharField(max_length=1, default=",")
     csv_header = models.BooleanField(default=False, help_text="The first non-comment row names the columns.")
+    # TAXII: who the hub is at the remote server (blank: the secret is sent as a Bearer token) and the
+    # secret (an API token or a password). Written, never shown back on pages or in the API.
+    taxii_user = models.CharField(max_length=200, blank=True, default="")
+    credentials = models.CharField(max_length=500, blank=True, default="")
+    # TAXII: the X-TAXII-Date-Added-Last of the last committed pull (the next pull's added_after).
+    taxii_cursor = models.CharField(max_length=40, blank=True, default="")
     # What the imported alerts say and who reads them. MISP events with a tlp: tag keep their own label.
     tlp = models.CharField(max_length=16, choices=TLP.choices, default=TLP.AMBER)
     recipient_orgs = models.ManyToManyField("orgs.Organization", related_name="+", blank=True)
@@ -69,8 +77,13 @@ class Feed(models.Model):
 
     @property
     def source_key(self) -> str:
-        """The imported alert of a text or CSV feed."""
+        """The imported alert of a text, CSV, STIX or TAXII feed."""
         return f"feed:{self.pk}"
+
+    @property
+    def collection_alias(self) -> str:
+        """The TAXII collection (kind feed) holding a STIX or TAXII feed's objects."""
+        return f"feed-{self.pk}"
 
 
 class MispEventImport(models.Model):

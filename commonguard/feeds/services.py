@@ -61,6 +61,8 @@ class PullResult:
     new_version: bool = False
     created: bool = False
     events: dict[str, int] = field(default_factory=dict)  # MISP feeds: created / updated / unchanged / failed
+    # STIX and TAXII feeds: objects received, stored, already held; patterns not simple equality.
+    stix: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -70,7 +72,13 @@ class PullResult:
     def summary(self) -> str:
         if self.events:
             return ", ".join(f"{n} {what}" for what, n in self.events.items()) + " MISP events"
-        return (
+        stix = ""
+        if self.stix:
+            stix = (
+                f"{self.stix['received']:,} STIX objects ({self.stix['stored']:,} stored, "
+                f"{self.stix['held']:,} already held, {self.stix['patterns_skipped']:,} patterns not simple equality); "
+            )
+        return stix + (
             f"{self.valid:,} indicators ({self.added:,} added, {self.removed:,} removed, {self.unchanged:,} unchanged"
             f", {self.warned:,} on warning lists), {self.invalid:,} invalid lines skipped"
         )
@@ -89,6 +97,8 @@ class FeedInput:
     kind: str = ""
     category: str = Alert.Category.MALWARE
     severity: str = Alert.Severity.MEDIUM
+    taxii_user: str = ""
+    credentials: str | None = None  # None: keep the stored secret
     recipient_orgs: list[Organization] = field(default_factory=list)
     sharing_groups: list[SharingGroup] = field(default_factory=list)
     csv_value_column: str = "1"
@@ -119,8 +129,15 @@ def _clean(data: FeedInput) -> FeedInput:
         if not data.source:
             raise FeedError("Give the feed's source: an http(s) URL or a file path on the hub's server.")
         sources.resolve(data.source)
+        if data.format == Feed.Format.TAXII and not data.source.startswith(("http://", "https://")):
+            raise FeedError("A TAXII feed's source is the http(s) URL of a TAXII 2.1 collection.")
     except FeedError as exc:
         err("source", str(exc))
+    data.taxii_user = data.taxii_user.strip()
+    if len(data.taxii_user) > 200:
+        err("taxii_user", "At most 200 characters.")
+    if data.credentials is not None and len(data.credentials) > 500:
+        err("credentials", "At most 500 characters.")
     if data.format not in Feed.Format.values:
         err("format", "Choose a format from the list.")
     try:
@@ -163,6 +180,7 @@ _CONFIG_FIELDS = (
     "csv_header",
     "interval_minutes",
     "enabled",
+    "taxii_user",
 )
 
 
@@ -175,11 +193,20 @@ def feed_save(*, actor: User, data: FeedInput, feed: Feed | None = None) -> Feed
     if Feed.objects.filter(owner=data.owner, name=data.name).exclude(pk=feed.pk if feed else None).exists():
         raise ValidationError({"name": "Your organisation already has a feed with this name."})
     created = feed is None
+    old_source = feed.source if feed is not None else None
     feed = feed or Feed(created_by=actor)
     feed.owner = data.owner
     for name in _CONFIG_FIELDS:
         setattr(feed, name, getattr(data, name))
+    if data.credentials is not None:
+        feed.credentials = data.credentials
+    if old_source is not None and old_source != feed.source:
+        feed.taxii_cursor = ""  # another collection: start from its beginning
     feed.save()
+    if feed.format in (Feed.Format.STIX, Feed.Format.TAXII):
+        from commonguard.feeds.stix import narrow_held
+
+        narrow_held(feed)
     feed.recipient_orgs.set(data.recipient_orgs)
     feed.sharing_groups.set(data.sharing_groups)
     audit_record(
@@ -221,22 +248,26 @@ def _markdown_escape(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", " ".join(text.split()))
 
 
-def feed_alert_input(feed: Feed, count: int) -> AlertInput:
+def feed_alert_input(feed: Feed, count: int, tlp: str | None = None) -> AlertInput:
     source = feed.source if feed.source.startswith(("http://", "https://")) else f"a file on the hub ({feed.source})"
     summary = (
         f"Indicators from the feed **{_markdown_escape(feed.name)}** ({feed.get_format_display().lower()}), "
         f"pulled by CommonGuard from {_markdown_escape(source)} for {_markdown_escape(feed.owner.name)}. "
         "The list is replaced at every pull; values on known-benign warning lists are flagged, not removed."
     )
+    tlp = tlp or feed.tlp
+    recipient_orgs, sharing_groups = list(feed.recipient_orgs.all()), list(feed.sharing_groups.all())
+    if tlp in NAMED_ORGANISATION_LABELS and not (recipient_orgs or sharing_groups):
+        recipient_orgs = [feed.owner]  # the objects' marking narrowed a wider feed: its owner only
     return AlertInput(
         title=f"Feed: {feed.name}",
         summary=summary[:MAX_MARKDOWN],
         recommended_actions="Block or monitor these indicators in your firewall, proxy, DNS resolver or SIEM.",
         category=feed.category,
         severity=feed.severity,
-        tlp=feed.tlp,
-        recipient_orgs=list(feed.recipient_orgs.all()),
-        sharing_groups=list(feed.sharing_groups.all()),
+        tlp=tlp,
+        recipient_orgs=recipient_orgs,
+        sharing_groups=sharing_groups,
     )
 
 
@@ -288,11 +319,11 @@ def parse_feed(feed: Feed, raw: bytes) -> Parsed:
 
 
 @transaction.atomic
-def write_feed(feed: Feed, parsed: Parsed, result: PullResult) -> Alert:
+def write_feed(feed: Feed, parsed: Parsed, result: PullResult, tlp: str | None = None) -> Alert:
     """Step 2, all or nothing: the alert (created, or a new unannounced version when the feed's
     settings changed) and its indicators replaced in bulk."""
     service = feed_author(feed.owner)
-    data = feed_alert_input(feed, len(parsed.wanted))
+    data = feed_alert_input(feed, len(parsed.wanted), tlp)
     alert = alert_for_source(feed.source_key)
     if alert is None:
         draft = alert_save_draft(actor=service, author_org=feed.owner, data=data, source_key=feed.source_key)
@@ -345,6 +376,8 @@ def feed_pull(feed: Feed, *, raw: bytes | None = None) -> PullResult:
     try:
         if feed.format == Feed.Format.MISP:
             misp.pull_misp_feed(feed, result, progress=lambda stage, done, total: _progress(feed, stage, done, total))
+        elif feed.format in (Feed.Format.STIX, Feed.Format.TAXII):
+            pull_stix_feed(feed, result, raw=raw)
         else:
             raw = raw if raw is not None else sources.read(feed.source)
             parsed = parse_feed(feed, raw)
@@ -374,6 +407,55 @@ def feed_pull(feed: Feed, *, raw: bytes | None = None) -> PullResult:
     )
     log.info("Feed %s: %s in %.2f s", feed.pk, result.summary(), result.seconds)
     return result
+
+
+def pull_stix_feed(feed: Feed, result: PullResult, *, raw: bytes | None = None) -> None:
+    """A STIX bundle or a remote TAXII collection: check every object (outside any transaction),
+    then in ONE transaction store them in the feed's collection, derive the alert's indicators from
+    what the collection holds, and move the TAXII cursor (docs/adr/0021-feed-and-misp-imports.md)."""
+    from commonguard.feeds import stix
+    from commonguard.interop.services import AddResult, objects_add
+    from commonguard.interop.stix import StixInputError
+
+    cursor = ""
+    if feed.format == Feed.Format.TAXII:
+        fetched = stix.taxii_fetch(feed, progress=lambda n: _progress(feed, "Reading the TAXII collection", n))
+        objects, cursor = fetched.objects, fetched.cursor
+    else:
+        objects = stix.read_bundle(raw if raw is not None else sources.read(feed.source), feed.source)
+    collection = stix.feed_collection_for(feed)
+    _progress(feed, f"Checking {len(objects):,} STIX objects", 0, len(objects))
+    labels = stix.checked_labels(feed, collection, objects)
+    _progress(feed, f"Writing {len(objects):,} STIX objects", len(objects), len(objects))
+    with transaction.atomic():
+        try:
+            added = objects_add(collection, objects, labels=labels, check_pattern=False) if objects else AddResult()
+        except StixInputError as exc:
+            raise FeedError(f"The bundle is refused: {exc}. Nothing was imported.") from exc
+        extracted = stix.indicator_rows(stix.held_objects(collection))
+        parsed = parse_bulk(extracted.rows)
+        result.read, result.valid, result.invalid = parsed.read, len(parsed.wanted), parsed.invalid
+        result.duplicates, result.errors = parsed.duplicates, parsed.errors
+        result.stix = {
+            "received": len(objects),
+            "stored": len(added.added),
+            "held": len(added.unchanged),
+            "patterns_skipped": extracted.skipped_patterns,
+        }
+        if added.added:
+            audit_record(
+                actor=feed_author(feed.owner),
+                action="feed.stix_store",
+                summary=f"Feed “{feed.name}”: {len(added.added):,} STIX objects stored",
+                organization=feed.owner,
+                target=feed,
+                data={"feed": feed.pk, "collection": str(collection.uuid), **result.stix},
+            )
+        if parsed.wanted or Alert.objects.filter(source_key=feed.source_key).exists():
+            write_feed(feed, parsed, result, tlp=stix.held_label(collection, feed))
+        if cursor and cursor != feed.taxii_cursor:
+            Feed.objects.filter(pk=feed.pk).update(taxii_cursor=cursor)
+            feed.taxii_cursor = cursor
 
 
 def feed_request_pull(*, actor: User | None, feed: Feed) -> Feed:

@@ -30,7 +30,10 @@ FEED_TLPS = [(t.value, t.label) for t in TLP if t != TLP.RED]
 
 class FeedForm(Form):
     name = forms.CharField(max_length=120)
-    source = forms.CharField(max_length=500, help_text="An http(s) URL, or a file (or MISP feed folder) on the hub.")
+    source = forms.CharField(
+        max_length=500,
+        help_text="An http(s) URL, or a file (or MISP feed folder) on the hub. TAXII: the collection's URL.",
+    )
     format = forms.ChoiceField(choices=Feed.Format.choices)
     owner = forms.TypedChoiceField(label="Organisation", coerce=int)
     tlp = forms.ChoiceField(label="Label (TLP)", choices=FEED_TLPS, initial=TLP.AMBER)
@@ -42,6 +45,14 @@ class FeedForm(Form):
     csv_kind_column = forms.CharField(label="CSV: kind column (optional)", required=False)
     csv_comment_column = forms.CharField(label="CSV: comment column (optional)", required=False)
     csv_header = forms.BooleanField(label="CSV: the first row names the columns", required=False)
+    taxii_user = forms.CharField(label="TAXII: user name (optional)", required=False, max_length=200)
+    credentials = forms.CharField(
+        label="TAXII: API token or password (optional)",
+        required=False,
+        max_length=500,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Without a user name the token is sent as a Bearer token. It is never shown again.",
+    )
     interval_minutes = forms.IntegerField(label="Pull every N minutes (0: only when asked)", min_value=0, initial=0)
 
     def __init__(self, *args: Any, orgs: list[tuple[int, str]], **kwargs: Any) -> None:
@@ -93,6 +104,8 @@ def feed_list(request: AuthedRequest) -> HttpResponse:
                         csv_kind_column=data["csv_kind_column"],
                         csv_comment_column=data["csv_comment_column"],
                         csv_header=data["csv_header"],
+                        taxii_user=data["taxii_user"],
+                        credentials=data["credentials"] or None,
                         interval_minutes=data["interval_minutes"],
                     ),
                 )

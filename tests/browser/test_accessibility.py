@@ -245,6 +245,23 @@ def _feed_detail(v: Visit) -> None:
     v.as_user(v.hub.admin).open(f"/feeds/{feed.pk}/")
 
 
+def _taxii_feed_detail(v: Visit) -> None:
+    from commonguard.feeds.services import FeedInput, feed_save
+
+    feed = feed_save(
+        actor=v.hub.admin,
+        data=FeedInput(
+            name="Remote TAXII",
+            source="https://taxii.example/api/collections/x/",
+            format="taxii",
+            owner=v.hub.ingham,
+            tlp="green",
+            credentials="a-token",
+        ),
+    )
+    v.as_user(v.hub.admin).open(f"/feeds/{feed.pk}/")
+
+
 def _misp_upload(v: Visit) -> None:
     v.as_user(v.hub.member).open("/feeds/misp/upload/")
     v.page.get_by_role("button", name="Import").click()
@@ -281,6 +298,7 @@ PAGES: dict[str, tuple[Callable[[Visit], None], str]] = {
     "unsubscribe": (_unsubscribe, "Alert e-mails"),
     "feeds": (_feeds, "Feeds"),
     "feed-detail": (_feed_detail, "Blocklist"),
+    "taxii-feed-detail": (_taxii_feed_detail, "Remote TAXII"),
     "misp-upload": (_misp_upload, "Upload a MISP event"),
 }
 
