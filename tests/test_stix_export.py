@@ -228,3 +228,6 @@ def test_download_endpoint_follows_the_read_rule(world, as_persona):
     absent = as_persona("lansing_member").get("/api/v1/alerts/00000000-0000-4000-8000-000000000001/stix/")
     assert hidden.status_code == absent.status_code == 404 and hidden.content == absent.content
     assert as_persona("anonymous").get(url).status_code in (401, 403)
+    # The alert page links the download, and a signed-in reader's session is enough for it.
+    page = as_persona("washtenaw_member").get(f"/alerts/{amber.uuid}/")
+    assert f'href="{url}"' in page.content.decode()
