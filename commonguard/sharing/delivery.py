@@ -500,11 +500,9 @@ def _deliver_webhooks(alert: Alert, rows: list[Delivery]) -> int:
     return sent
 
 
-SENDERS = {
-    Delivery.Channel.APP: _deliver_app,
-    Delivery.Channel.EMAIL: _deliver_email,
-    Delivery.Channel.WEBHOOK: _deliver_webhooks,
-}
+# E-mail has a loop of its own (`_deliver_emails`: claim-ahead over open SMTP connections).
+SENDERS = {Delivery.Channel.APP: _deliver_app, Delivery.Channel.WEBHOOK: _deliver_webhooks}
+BATCHES = {Delivery.Channel.APP: 1000, Delivery.Channel.WEBHOOK: 50}
 
 
 @task(queue_name="default")
@@ -517,11 +515,9 @@ def deliver_alert(alert_id: int, version: int, channel: str = Delivery.Channel.E
             status=Delivery.Status.SKIPPED, last_error="superseded by a newer version", claim=""
         )
         return 0
-    batches: dict[str, int] = {Delivery.Channel.WEBHOOK: 50, Delivery.Channel.EMAIL: EMAIL_BATCH, "app": 1000}
-    batch = batches.get(channel, BATCH)
     if channel == Delivery.Channel.EMAIL:
-        return _deliver_emails(alert, batch)
-    send = SENDERS[Delivery.Channel(channel)]
+        return _deliver_emails(alert, EMAIL_BATCH)
+    send, batch = SENDERS[Delivery.Channel(channel)], BATCHES[Delivery.Channel(channel)]
     total = 0
     while rows := claim(alert_id, version, channel, batch):
         total += send(alert, rows)
