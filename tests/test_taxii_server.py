@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from commonguard.core.tlp import TLP
+from commonguard.core.tlp import STIX_TLP2_MARKING_IDS, TLP
 from commonguard.interop.collections import community_collection, organization_collection, reference_collection
 from commonguard.interop.management.commands.stix_load_attack import load
 from commonguard.interop.models import Collection, StixObject
@@ -357,3 +357,24 @@ def test_a_bundle_held_already_is_answered_unchanged_and_a_new_object_in_it_is_s
         objects_add(collection, [held[0], broken])
     assert not StixObject.objects.filter(stix_id=broken["id"]).exists()
     assert StixObject.objects.filter(collection=collection).count() == 2
+
+
+def test_a_member_cannot_overwrite_or_delete_what_an_alert_exported(taxii, world):
+    """An alert's objects in an organisation's collection follow the alert: a member's newer (RED)
+    version would hide them from everyone else, a DELETE would remove them."""
+    from tests.sharing_helpers import make_alert
+
+    make_alert(world["washtenaw_member"], world.washtenaw, TLP.AMBER, recipient_orgs=[world.ingham])
+    mine = organization_collection(world.ingham)
+    exported = StixObject.objects.filter(collection=mine, alert__isnull=False, type="report").get()
+    obj = json.loads(exported.raw)
+    newer = {**obj, "modified": "2099-01-01T00:00:00.000Z", "object_marking_refs": [STIX_TLP2_MARKING_IDS[TLP.RED]]}
+    c = taxii("ingham_member")
+    before = StixObject.objects.filter(collection=mine).count()
+    r = _post(c, mine, [newer, indicator("91.92.251.31")])
+    assert r.status_code == 422 and exported.stix_id in r.json()["description"]
+    assert StixObject.objects.filter(collection=mine).count() == before
+    assert c.get(_coll_url(mine) + f"objects/{exported.stix_id}/").status_code == 200
+    deleted = c.delete(_coll_url(mine) + f"objects/{exported.stix_id}/")
+    assert deleted.status_code == 403
+    assert StixObject.objects.filter(pk=exported.pk).exists()

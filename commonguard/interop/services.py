@@ -269,6 +269,7 @@ def taxii_objects_add(*, actor: Any, collection: Collection, objects: list[Any])
         raise PermissionDenied("You cannot add objects to this collection.")
     requested = timezone.now()
     with transaction.atomic():
+        _refuse_foreign_ids(collection, objects, actor)
         result = objects_add(collection, objects, actor=actor)
         successes = [{"id": stix_id, "version": taxii_timestamp(version)} for stix_id, version in result.all]
         status = TaxiiStatus.objects.create(
@@ -288,6 +289,25 @@ def taxii_objects_add(*, actor: Any, collection: Collection, objects: list[Any])
             data={"added": len(result.added), "unchanged": len(result.unchanged), "status": str(status.uuid)},
         )
     return status
+
+
+def _refuse_foreign_ids(collection: Collection, objects: list[Any], actor: Any) -> None:
+    """A TAXII POST may not add versions to objects it does not own: those exported from an alert
+    or written by the hub (they follow the alert: a newer, stricter version would hide it from the
+    collection) and another person's RED objects. Refused whole, like any other bad object."""
+    ids = {obj["id"] for obj in objects if isinstance(obj, dict) and isinstance(obj.get("id"), str)}
+    foreign = (
+        StixObject.objects.filter(collection=collection, stix_id__in=ids)
+        .filter(
+            Q(alert__isnull=False)  # exported from an alert
+            | Q(added_by__isnull=True)  # written by the hub itself (the identities and markings of exports)
+            | (Q(tlp=TLP.RED) & ~Q(added_by_id=getattr(actor, "pk", None)))
+        )
+        .values_list("stix_id", flat=True)
+        .first()
+    )
+    if foreign is not None:
+        raise StixInputError("This id belongs to an object the hub or another member holds.", foreign)
 
 
 @transaction.atomic

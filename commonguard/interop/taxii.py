@@ -476,6 +476,8 @@ def object_detail(request: HttpRequest, user: Any, collection_id: str, object_id
     if request.method == "DELETE":
         if not writable_by(found, user):
             raise TaxiiError(403, "You cannot delete objects from this collection.")
+        if rows.filter(alert__isnull=False).exists():  # readable, so no secret: say why
+            raise TaxiiError(403, "This object comes from an alert; it follows the alert (update or revoke it).")
         filtered = _filtered(request, rows, found, ("spec_version",))
         version_text = _single(request, "match[version]")
         if version_text is not None:
