@@ -199,6 +199,27 @@ def test_a_misp_feed_folder_is_pulled_event_by_event(world, tmp_path):
     assert result.events == {"created": 0, "updated": 0, "unchanged": 2, "failed": 1}
 
 
+def test_a_misp_feed_never_widens_its_label_and_refuses_red_events(world, tmp_path):
+    """The feed's label is a floor (as for STIX feeds): a tlp:white event in an AMBER feed stays
+    AMBER; a tlp:red event has no named people in a feed and is refused."""
+    white = event(uuid="8c4f5d3b-4444-4c2b-9d7e-0a1b2c3d4e5f", info="White", Tag=[{"name": "tlp:white"}])
+    red = event(uuid="9d5a6e4c-5555-4c2b-9d7e-0a1b2c3d4e5f", info="Red", Tag=[{"name": "tlp:red"}])
+    for item in (white, red):
+        (tmp_path / f"{item['Event']['uuid']}.json").write_text(json.dumps(item))
+    manifest = {e["Event"]["uuid"]: {"timestamp": e["Event"]["timestamp"]} for e in (white, red)}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    feed = feed_save(
+        actor=world["ingham_admin"],
+        data=FeedInput(
+            name="Amber MISP", source=str(tmp_path), format=Feed.Format.MISP, owner=world.ingham, tlp="amber"
+        ),
+    )
+    result = feed_pull(feed)
+    assert result.events == {"created": 1, "updated": 0, "unchanged": 0, "failed": 1}
+    assert Alert.objects.get(title="White").tlp == TLP.AMBER
+    assert not Alert.objects.filter(title="Red").exists()
+
+
 # --- Export: the hub's MISP feed -------------------------------------------------------------
 
 

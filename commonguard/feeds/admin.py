@@ -9,6 +9,7 @@ class FeedAdmin(AuditedAdmin):
     list_display = ["name", "owner", "format", "tlp", "interval_minutes", "enabled", "status", "last_finished_at"]
     list_filter = ["format", "tlp", "enabled", "status"]
     search_fields = ["name", "source", "owner__name"]
+    exclude = ["credentials"]  # the remote TAXII secret is write-only (pages, API and here)
     readonly_fields = [
         "status",
         "stage",

@@ -103,7 +103,8 @@ class FeedSerializer(serializers.ModelSerializer):
     def get_alert(self, feed: Feed) -> str | None:
         if feed.format == Feed.Format.MISP:
             return None
-        alert = Alert.objects.filter(source_key=feed.source_key).only("uuid").first()
+        readable = Alert.objects.visible_to(self.context["request"].user)  # the feed's alert, if they may read it
+        alert = readable.filter(source_key=feed.source_key).only("uuid").first()
         return str(alert.uuid) if alert else None
 
 

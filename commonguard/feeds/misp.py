@@ -303,8 +303,16 @@ def import_event(
         tlp = data.tlp or parse_tlp(default_tlp)
     except ValueError as exc:
         raise MispError(str(exc)) from exc
+    if feed is not None:
+        # A feed's label is a floor, as for STIX feeds: an event's tag narrows it, never widens it;
+        # and a feed has no named people, so a TLP:RED event is refused (upload it yourself instead).
+        from commonguard.interop.stix import most_restrictive
+
+        tlp = most_restrictive([tlp, feed.tlp]) or tlp
+        if tlp == TLP.RED:
+            raise MispError("The event is TLP:RED, which goes to named people only: upload it yourself instead.")
     orgs = recipient_orgs or [org]
-    people = [actor] if not actor.is_service else ([feed.created_by] if feed and feed.created_by else [])
+    people = [actor] if not actor.is_service else []
     if tlp == TLP.RED and not people:
         raise MispError("The event is TLP:RED, which goes to named people only: upload it yourself instead.")
     payload = alert_input(data, tlp=tlp, category=category, orgs=orgs, people=people)
