@@ -173,24 +173,26 @@ def test_the_real_events_import(world):
     assert counts["galaxy.json"] == "refused" and counts["sighting.json"] == "refused"
 
 
+def _misp_feed(world: Any, folder: Any, events: list[dict[str, Any]], tlp: str, extra: Any = None) -> Feed:
+    """A MISP feed folder (manifest.json + <uuid>.json) of `events`, and Ingham's feed of it."""
+    manifest = dict(extra or {})
+    for item in events:
+        uuid = item["Event"]["uuid"]
+        (folder / f"{uuid}.json").write_text(json.dumps(item))
+        manifest[uuid] = {"timestamp": item["Event"]["timestamp"], "info": item["Event"]["info"]}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return feed_save(
+        actor=world["ingham_admin"],
+        data=FeedInput(name=f"MISP {tlp}", source=str(folder), format=Feed.Format.MISP, owner=world.ingham, tlp=tlp),
+    )
+
+
 def test_a_misp_feed_folder_is_pulled_event_by_event(world, tmp_path):
     one = event()
     two = event(uuid="6a2d3b1f-2222-4c2b-9d7e-0a1b2c3d4e5f", info="Second", Tag=[])
     broken = "7b3e4c2a-3333-4c2b-9d7e-0a1b2c3d4e5f"
-    for item in (one, two):
-        (tmp_path / f"{item['Event']['uuid']}.json").write_text(json.dumps(item))
     (tmp_path / f"{broken}.json").write_text("{oops")
-    manifest = {
-        e["Event"]["uuid"]: {"timestamp": e["Event"]["timestamp"], "info": e["Event"]["info"]} for e in (one, two)
-    }
-    manifest[broken] = {"timestamp": "1"}
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    feed = feed_save(
-        actor=world["ingham_admin"],
-        data=FeedInput(
-            name="CIRCL-like", source=str(tmp_path), format=Feed.Format.MISP, owner=world.ingham, tlp="green"
-        ),
-    )
+    feed = _misp_feed(world, tmp_path, [one, two], "green", extra={broken: {"timestamp": "1"}})
     result = feed_pull(feed)
     assert result.events == {"created": 2, "updated": 0, "unchanged": 0, "failed": 1}
     second = Alert.objects.get(title="Second")
@@ -204,16 +206,7 @@ def test_a_misp_feed_never_widens_its_label_and_refuses_red_events(world, tmp_pa
     AMBER; a tlp:red event has no named people in a feed and is refused."""
     white = event(uuid="8c4f5d3b-4444-4c2b-9d7e-0a1b2c3d4e5f", info="White", Tag=[{"name": "tlp:white"}])
     red = event(uuid="9d5a6e4c-5555-4c2b-9d7e-0a1b2c3d4e5f", info="Red", Tag=[{"name": "tlp:red"}])
-    for item in (white, red):
-        (tmp_path / f"{item['Event']['uuid']}.json").write_text(json.dumps(item))
-    manifest = {e["Event"]["uuid"]: {"timestamp": e["Event"]["timestamp"]} for e in (white, red)}
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    feed = feed_save(
-        actor=world["ingham_admin"],
-        data=FeedInput(
-            name="Amber MISP", source=str(tmp_path), format=Feed.Format.MISP, owner=world.ingham, tlp="amber"
-        ),
-    )
+    feed = _misp_feed(world, tmp_path, [white, red], "amber")
     result = feed_pull(feed)
     assert result.events == {"created": 1, "updated": 0, "unchanged": 0, "failed": 1}
     assert Alert.objects.get(title="White").tlp == TLP.AMBER
