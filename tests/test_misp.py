@@ -18,7 +18,7 @@ from commonguard.core.tlp import TLP
 from commonguard.feeds.misp import MispError, import_event, read_event
 from commonguard.feeds.models import Feed, MispEventImport
 from commonguard.feeds.services import FeedInput, feed_pull, feed_save
-from commonguard.sharing.models import Alert, AlertVersion, Delivery
+from commonguard.sharing.models import Alert, AlertVersion, Delivery, SharingGroup
 from tests.conftest import PERSONAS
 from tests.sharing_helpers import make_alert
 
@@ -211,6 +211,29 @@ def test_a_misp_feed_never_widens_its_label_and_refuses_red_events(world, tmp_pa
     assert result.events == {"created": 1, "updated": 0, "unchanged": 0, "failed": 1}
     assert Alert.objects.get(title="White").tlp == TLP.AMBER
     assert not Alert.objects.filter(title="Red").exists()
+
+
+def test_a_misp_feed_shares_its_events_with_the_feed_s_sharing_groups(world, tmp_path):
+    """An AMBER feed named to a sharing group: each event's alert goes to that group (not only to the
+    feed's owner), and an event tag narrowing a GREEN feed to AMBER goes to the owner alone."""
+    group = SharingGroup.objects.create(name="Region 2 counties", owner=world.washtenaw)
+    group.organizations.add(world.washtenaw)
+    one = event(uuid="ad6b7f5d-6666-4c2b-9d7e-0a1b2c3d4e5f", info="For the group", Tag=[])
+    (tmp_path / "amber").mkdir()
+    feed = _misp_feed(world, tmp_path / "amber", [one], "amber")
+    feed.sharing_groups.set([group])
+    assert feed_pull(feed).events["created"] == 1
+    alert = Alert.objects.get(title="For the group")
+    assert list(alert.sharing_groups.all()) == [group]
+    assert Alert.objects.visible_to(world["washtenaw_member"]).filter(pk=alert.pk).exists()
+    assert not Alert.objects.visible_to(world["lansing_member"]).filter(pk=alert.pk).exists()
+
+    narrowed = event(uuid="be7c8a6e-7777-4c2b-9d7e-0a1b2c3d4e5f", info="Narrowed", Tag=[{"name": "tlp:amber"}])
+    (tmp_path / "green").mkdir()
+    assert feed_pull(_misp_feed(world, tmp_path / "green", [narrowed], "green")).events["created"] == 1
+    alert = Alert.objects.get(title="Narrowed")
+    assert alert.tlp == TLP.AMBER and list(alert.recipient_orgs.all()) == [world.ingham]
+    assert not alert.sharing_groups.exists()
 
 
 # --- Export: the hub's MISP feed -------------------------------------------------------------

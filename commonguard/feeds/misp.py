@@ -33,7 +33,7 @@ from commonguard.feeds.models import Feed, MispEventImport
 from commonguard.feeds.sources import FeedError
 from commonguard.orgs.models import Organization
 from commonguard.sharing.imports import Parsed, indicators_replace, parse_bulk
-from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert, Indicator
+from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert, Indicator, SharingGroup
 from commonguard.sharing.services import AlertInput, alert_publish, alert_save_draft, alert_update, author_label
 
 Kind = Indicator.Kind
@@ -262,7 +262,13 @@ def read_event(raw: bytes | dict[str, Any]) -> EventData:
 
 
 def alert_input(
-    data: EventData, *, tlp: TLP, category: str, orgs: list[Organization], people: list[User]
+    data: EventData,
+    *,
+    tlp: TLP,
+    category: str,
+    orgs: list[Organization],
+    people: list[User],
+    groups: list[SharingGroup] | None = None,
 ) -> AlertInput:
     title = data.info if len(data.info) <= MAX_TITLE else data.info[: MAX_TITLE - 1].rstrip() + "…"
     parts = [f"Imported from MISP event `{data.uuid}`" + (f" of {data.date}" if data.date else "") + "."]
@@ -280,6 +286,7 @@ def alert_input(
         tlp=tlp,
         attack_techniques=data.techniques,
         recipient_orgs=orgs if tlp in NAMED_ORGANISATION_LABELS else [],
+        sharing_groups=(groups or []) if tlp in NAMED_ORGANISATION_LABELS else [],
         recipient_people=people if tlp == TLP.RED else [],
     )
 
@@ -295,6 +302,7 @@ def import_event(
     default_tlp: str,
     category: str = Alert.Category.OTHER,
     recipient_orgs: list[Organization] | None = None,
+    sharing_groups: list[SharingGroup] | None = None,
     feed: Feed | None = None,
 ) -> EventResult:
     """One MISP event → one alert of `org`, published by `actor` without announcement; all or nothing."""
@@ -311,11 +319,13 @@ def import_event(
         tlp = most_restrictive([tlp, feed.tlp]) or tlp
         if tlp == TLP.RED:
             raise MispError("The event is TLP:RED, which goes to named people only: upload it yourself instead.")
-    orgs = recipient_orgs or [org]
+    # AMBER with nobody named (a feed's own sharing groups count as named): the organisation itself.
+    groups = list(sharing_groups or [])
+    orgs = list(recipient_orgs or []) or ([] if groups else [org])
     people = [actor] if not actor.is_service else []
     if tlp == TLP.RED and not people:
         raise MispError("The event is TLP:RED, which goes to named people only: upload it yourself instead.")
-    payload = alert_input(data, tlp=tlp, category=category, orgs=orgs, people=people)
+    payload = alert_input(data, tlp=tlp, category=category, orgs=orgs, people=people, groups=groups)
     source_key = f"misp:{org.pk}:{data.uuid}"
     with transaction.atomic():
         record = (
@@ -392,7 +402,7 @@ def pull_misp_feed(feed: Feed, result: Any, *, progress: Callable[[str, int, int
         raise FeedError("The feed's manifest.json is not a MISP manifest (an object of event uuids).")
     known = dict(MispEventImport.objects.filter(organization=feed.owner).values_list("event_uuid", "timestamp"))
     counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
-    orgs = list(feed.recipient_orgs.all())
+    orgs, groups = list(feed.recipient_orgs.all()), list(feed.sharing_groups.all())
     total = len(manifest)
     for done, (event_uuid, meta) in enumerate(manifest.items(), start=1):
         progress("Importing MISP events", done - 1, total)
@@ -419,6 +429,7 @@ def pull_misp_feed(feed: Feed, result: Any, *, progress: Callable[[str, int, int
                 default_tlp=feed.tlp,
                 category=feed.category,
                 recipient_orgs=orgs,
+                sharing_groups=groups,
                 feed=feed,
             ).outcome
         except (FeedError, MispError, ValidationError, PermissionDenied) as exc:
