@@ -14,6 +14,7 @@ from django.test import Client
 from pymisp import MISPEvent
 
 from commonguard.accounts.services import token_create
+from commonguard.core.models import AuditEvent
 from commonguard.core.tlp import TLP
 from commonguard.feeds.misp import MispError, import_event, read_event
 from commonguard.feeds.models import Feed, MispEventImport
@@ -431,3 +432,43 @@ def test_feed_pages_and_api_follow_the_owner_organisation(world, tmp_path):
     member = sign_in(Client(), world["ingham_member"])
     assert member.post(f"/api/v1/feeds/{feed.pk}/pull/").status_code == 403
     assert member.get("/feeds/").status_code == 200
+
+
+def test_a_feed_is_changed_on_its_page_by_its_organisation_s_admins_only(world, tmp_path):
+    from tests.conftest import sign_in
+
+    path = tmp_path / "list.txt"
+    path.write_text("91.92.251.71\n")
+    feed = feed_save(
+        actor=world["ingham_admin"],
+        data=FeedInput(
+            name="Ingham list", source=str(path), format="text", owner=world.ingham, tlp="green", interval_minutes=5
+        ),
+    )
+    url = f"/feeds/{feed.pk}/edit/"
+    form = {
+        "name": "Ingham blocklist",
+        "source": str(path),
+        "format": "text",
+        "owner": world.ingham.pk,
+        "tlp": "amber",
+        "category": "malware",
+        "csv_value_column": "1",
+        "interval_minutes": "0",
+    }
+    # Someone who may not read the feed meets a missing page; a member who may read it is told why not.
+    assert sign_in(Client(), world["lansing_member"]).post(url, form).status_code == 404
+    assert sign_in(Client(), world["ingham_member"]).post(url, form).status_code == 403
+    admin = sign_in(Client(), world["ingham_admin"])
+    assert admin.get(url).status_code == 200
+    # A RED label is refused, with the form shown again and nothing changed.
+    refused = admin.post(url, {**form, "tlp": "red"})
+    assert refused.status_code == 400
+    feed.refresh_from_db()
+    assert (feed.name, feed.tlp, feed.interval_minutes, feed.enabled) == ("Ingham list", "green", 5, True)
+    response = admin.post(url, form)
+    assert response.status_code == 302, response.content[:400]
+    feed.refresh_from_db()
+    assert (feed.name, feed.tlp, feed.interval_minutes, feed.enabled) == ("Ingham blocklist", "amber", 0, False)
+    assert list(feed.recipient_orgs.all()) == [world.ingham]  # AMBER with nobody named: the owner
+    assert AuditEvent.objects.filter(action="feed.change", target_id=str(feed.pk)).exists()

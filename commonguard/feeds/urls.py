@@ -6,6 +6,7 @@ app_name = "feeds"
 urlpatterns = [
     path("", views.feed_list, name="list"),
     path("<int:pk>/", views.feed_detail, name="detail"),
+    path("<int:pk>/edit/", views.feed_edit, name="edit"),
     path("misp/upload/", views.misp_upload, name="misp-upload"),
     # The hub's MISP feed, for MISP instances (API token: HTTP Basic or Bearer).
     path("misp/manifest.json", apis.MispManifestView.as_view(), name="misp-manifest"),

@@ -54,10 +54,35 @@ class FeedForm(Form):
         help_text="Without a user name the token is sent as a Bearer token. It is never shown again.",
     )
     interval_minutes = forms.IntegerField(label="Pull every N minutes (0: only when asked)", min_value=0, initial=0)
+    enabled = forms.BooleanField(label="Enabled: pulled on its schedule", required=False, initial=True)
 
     def __init__(self, *args: Any, orgs: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         set_choices(self, "owner", orgs)
+
+    def feed_input(self, *, keep_audience: Feed | None = None) -> FeedInput:
+        """The form's answers for feed_save; a change keeps the feed's named organisations and groups
+        (set through the API) and, when the secret field is left empty, its stored secret."""
+        data = self.cleaned_data
+        return FeedInput(
+            name=data["name"],
+            source=data["source"],
+            format=data["format"],
+            owner=Organization.objects.get(pk=data["owner"]),
+            tlp=data["tlp"],
+            kind=data["kind"],
+            category=data["category"],
+            csv_value_column=data["csv_value_column"] or "1",
+            csv_kind_column=data["csv_kind_column"],
+            csv_comment_column=data["csv_comment_column"],
+            csv_header=data["csv_header"],
+            taxii_user=data["taxii_user"],
+            credentials=data["credentials"] or None,
+            interval_minutes=data["interval_minutes"],
+            enabled=data["enabled"],
+            recipient_orgs=list(keep_audience.recipient_orgs.all()) if keep_audience else [],
+            sharing_groups=list(keep_audience.sharing_groups.all()) if keep_audience else [],
+        )
 
 
 class MispUploadForm(Form):
@@ -87,28 +112,8 @@ def feed_list(request: AuthedRequest) -> HttpResponse:
     form = FeedForm(request.POST or None, orgs=admin_orgs) if admin_orgs else None
     if request.method == "POST" and form is not None:
         if form.is_valid():
-            data = form.cleaned_data
-            owner = Organization.objects.get(pk=data["owner"])
             try:
-                feed = feed_save(
-                    actor=request.user,
-                    data=FeedInput(
-                        name=data["name"],
-                        source=data["source"],
-                        format=data["format"],
-                        owner=owner,
-                        tlp=data["tlp"],
-                        kind=data["kind"],
-                        category=data["category"],
-                        csv_value_column=data["csv_value_column"] or "1",
-                        csv_kind_column=data["csv_kind_column"],
-                        csv_comment_column=data["csv_comment_column"],
-                        csv_header=data["csv_header"],
-                        taxii_user=data["taxii_user"],
-                        credentials=data["credentials"] or None,
-                        interval_minutes=data["interval_minutes"],
-                    ),
-                )
+                feed = feed_save(actor=request.user, data=form.feed_input())
             except (ValidationError, PermissionDenied) as exc:
                 apply_validation_error(form, exc)
             else:
@@ -154,6 +159,28 @@ def feed_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     }
     template = "feeds/partials/progress.html" if request.htmx else "feeds/feed_detail.html"
     return render(request, template, context)
+
+
+@vetted_required
+def feed_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Change a feed: admins of its organisation (others who may read it are told why not)."""
+    feed = _feed_or_404(request, pk)
+    if feed.owner_id not in viewer_for(request.user).admin_org_ids:
+        raise PermissionDenied("Only an admin of the owning organisation can change its feeds.")
+    initial = {name: getattr(feed, name) for name in FeedForm.base_fields if name not in {"owner", "credentials"}}
+    initial["owner"] = feed.owner_id
+    form = FeedForm(request.POST or None, initial=initial, orgs=_orgs(request, admin=True))
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                feed_save(actor=request.user, data=form.feed_input(keep_audience=feed), feed=feed)
+            except (ValidationError, PermissionDenied) as exc:
+                apply_validation_error(form, exc)
+            else:
+                messages.success(request, f"The feed “{feed.name}” is changed.")
+                return redirect("feeds:detail", pk=feed.pk)
+        return render(request, "feeds/feed_edit.html", {"feed": feed, "form": form}, status=400)
+    return render(request, "feeds/feed_edit.html", {"feed": feed, "form": form})
 
 
 @vetted_required

@@ -262,6 +262,21 @@ def _taxii_feed_detail(v: Visit) -> None:
     v.as_user(v.hub.admin).open(f"/feeds/{feed.pk}/")
 
 
+def _feed_edit_errors(v: Visit) -> None:
+    from commonguard.feeds.services import FeedInput, feed_save
+
+    feed = feed_save(
+        actor=v.hub.admin,
+        data=FeedInput(
+            name="Blocklist", source="https://lists.example/ips.txt", format="text", owner=v.hub.ingham, tlp="green"
+        ),
+    )
+    v.as_user(v.hub.admin).open(f"/feeds/{feed.pk}/edit/")
+    v.page.locator("#id_name").fill("")
+    v.page.get_by_role("button", name="Save the changes").click()
+    expect(v.page.locator(".usa-error-message").first).to_be_visible()
+
+
 def _misp_upload(v: Visit) -> None:
     v.as_user(v.hub.member).open("/feeds/misp/upload/")
     v.page.get_by_role("button", name="Import").click()
@@ -299,6 +314,7 @@ PAGES: dict[str, tuple[Callable[[Visit], None], str]] = {
     "feeds": (_feeds, "Feeds"),
     "feed-detail": (_feed_detail, "Blocklist"),
     "taxii-feed-detail": (_taxii_feed_detail, "Remote TAXII"),
+    "feed-edit-errors": (_feed_edit_errors, "Change the feed “Blocklist”"),
     "misp-upload": (_misp_upload, "Upload a MISP event"),
 }
 
