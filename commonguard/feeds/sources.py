@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import csv
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
 
-FETCH_TIMEOUT = 60
+from commonguard.core.fetch import FetchError, fetch_bytes
 
 
 class FeedError(Exception):
@@ -45,22 +44,13 @@ def read(source: str, name: str = "") -> bytes:
     source = resolve(source)
     limit = max_bytes()
     if source.startswith(("http://", "https://")):
-        url = source.rstrip("/") + "/" + name if name else source
-        request = urllib.request.Request(url, headers={"User-Agent": "CommonGuard feed import"})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310 - http(s) only
-                raw: bytes = response.read(limit + 1)
-        except OSError as exc:
-            raise FeedError(f"Could not fetch {url}: {exc}") from exc
-        where = url
+        where = source.rstrip("/") + "/" + name if name else source
     else:
-        path = Path(source) / name if name else Path(source)
-        try:
-            with path.open("rb") as handle:
-                raw = handle.read(limit + 1)
-        except OSError as exc:
-            raise FeedError(f"Could not read {path}: {exc.strerror or exc}") from exc
-        where = str(path)
+        where = str(Path(source) / name) if name else source
+    try:
+        raw = fetch_bytes(where, limit=limit, user_agent="CommonGuard feed import")
+    except FetchError as exc:
+        raise FeedError(str(exc)) from exc
     if len(raw) > limit:
         raise too_big(where)
     if not raw.strip():

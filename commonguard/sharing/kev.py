@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from django_tasks import task
 
 from commonguard.accounts.models import Membership, User
 from commonguard.core.audit import audit_record
+from commonguard.core.fetch import FetchError, fetch_bytes
 from commonguard.core.tlp import TLP
 from commonguard.orgs.models import Organization
 from commonguard.sharing.imports import service_account, service_membership
@@ -42,7 +42,6 @@ CATALOGUE_PAGE = "https://www.cisa.gov/known-exploited-vulnerabilities-catalog"
 KEY_PREFIX = "kev:"
 MAX_BYTES = 50 * 1024 * 1024  # the catalogue is about 1.5 MB
 MAX_FIELD = 5_000
-FETCH_TIMEOUT = 60
 
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,19}$")
 _CWE = re.compile(r"^CWE-\d+$")
@@ -136,20 +135,10 @@ def resolve_source(source: str) -> str:
 
 def read_source(source: str) -> bytes:
     """The raw catalogue from a URL (http or https) or a file."""
-    if source.startswith(("http://", "https://")):
-        request = urllib.request.Request(source, headers={"User-Agent": "CommonGuard KEV import"})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310 - http(s) only
-                raw: bytes = response.read(MAX_BYTES + 1)
-        except OSError as exc:  # URLError, HTTPError and timeouts are all OSErrors
-            raise KevError(f"Could not fetch the KEV catalogue from {source}: {exc}") from exc
-    else:
-        path = Path(source)
-        try:
-            with path.open("rb") as handle:
-                raw = handle.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise KevError(f"Could not read the KEV catalogue file {source}: {exc.strerror or exc}") from exc
+    try:
+        raw = fetch_bytes(source, limit=MAX_BYTES, user_agent="CommonGuard KEV import")
+    except FetchError as exc:
+        raise KevError(f"KEV catalogue: {exc}") from exc
     if len(raw) > MAX_BYTES:
         raise KevError(f"The KEV catalogue at {source} is over {MAX_BYTES // 1024 // 1024} MB: not a KEV catalogue.")
     return raw
