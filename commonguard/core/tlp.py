@@ -5,6 +5,8 @@ The label is access control in CommonGuard, not a tag: see docs/adr/0013-tlp-aud
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import models
 
 
@@ -51,3 +53,9 @@ def parse_tlp(value: str) -> TLP:
         return TLP(text)
     except ValueError:
         raise ValueError(f"Unknown TLP label {value!r}: use one of CLEAR, GREEN, AMBER, AMBER+STRICT, RED.") from None
+
+
+def most_restrictive(labels: Iterable[str]) -> TLP | None:
+    """The narrowest of `labels` (None when there are none): what a set of markings allows together."""
+    found = [TLP(label) for label in labels]
+    return max(found, key=TLP_ORDER.index) if found else None

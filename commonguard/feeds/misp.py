@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from commonguard.accounts.models import User
 from commonguard.core.audit import audit_record
-from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP, TLP_ORDER, parse_tlp
+from commonguard.core.text import markdown_escape
+from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP, most_restrictive, parse_tlp
 from commonguard.feeds import sources
 from commonguard.feeds.models import Feed, MispEventImport
 from commonguard.feeds.sources import FeedError
@@ -90,16 +91,11 @@ EXPORT_THREAT_LEVELS: dict[str, int] = {
     Alert.Severity.LOW: 3,
 }
 _TECHNIQUE = re.compile(r"\bT\d{4}(?:\.\d{3})?\b")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 NAMESPACE = uuidlib.UUID("8a0c8c1e-3f43-4c55-9a57-0f6a2e0b7c11")  # attribute uuids on export
 
 
 class MispError(Exception):
     """The event cannot be imported; nothing of it was stored."""
-
-
-def _md(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 @dataclass
@@ -212,7 +208,7 @@ def _tlp_of(names: list[str]) -> TLP | None:
                 f"The event is tagged “{name}”, which is not a TLP 2.0 label CommonGuard knows (CLEAR/WHITE, GREEN, "
                 "AMBER, AMBER+STRICT, RED): it was not imported rather than guessed."
             ) from None
-    return max(labels, key=TLP_ORDER.index) if labels else None
+    return most_restrictive(labels)
 
 
 def read_event(raw: bytes | dict[str, Any]) -> EventData:
@@ -273,9 +269,11 @@ def alert_input(
     title = data.info if len(data.info) <= MAX_TITLE else data.info[: MAX_TITLE - 1].rstrip() + "…"
     parts = [f"Imported from MISP event `{data.uuid}`" + (f" of {data.date}" if data.date else "") + "."]
     if len(data.info) > MAX_TITLE:
-        parts.append(_md(data.info))
+        parts.append(markdown_escape(data.info))
     if data.references:
-        parts.append("References (MISP galaxies):\n\n" + "\n".join(f"- {_md(r)}" for r in data.references[:100]))
+        parts.append(
+            "References (MISP galaxies):\n\n" + "\n".join(f"- {markdown_escape(r)}" for r in data.references[:100])
+        )
     if data.tags:
         parts.append("Tags: " + ", ".join(f"`{t.replace('`', '')}`" for t in data.tags[:50]))
     return AlertInput(
@@ -314,8 +312,6 @@ def import_event(
     if feed is not None:
         # A feed's label is a floor, as for STIX feeds: an event's tag narrows it, never widens it;
         # and a feed has no named people, so a TLP:RED event is refused (upload it yourself instead).
-        from commonguard.interop.stix import most_restrictive
-
         tlp = most_restrictive([tlp, feed.tlp]) or tlp
         if tlp == TLP.RED:
             raise MispError("The event is TLP:RED, which goes to named people only: upload it yourself instead.")

@@ -24,6 +24,7 @@ from django.utils import timezone
 from commonguard.accounts.models import User
 from commonguard.accounts.viewer import viewer_for
 from commonguard.core.audit import audit_record
+from commonguard.core.text import markdown_escape
 from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP, parse_tlp
 from commonguard.feeds import sources
 from commonguard.feeds.models import Feed
@@ -242,17 +243,11 @@ def _progress(feed: Feed, stage: str, done: int | None = None, total: int | None
     Feed.objects.filter(pk=feed.pk).update(**changes)
 
 
-def _markdown_escape(text: str) -> str:
-    import re
-
-    return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", " ".join(text.split()))
-
-
 def feed_alert_input(feed: Feed, count: int, tlp: str | None = None) -> AlertInput:
     source = feed.source if feed.source.startswith(("http://", "https://")) else f"a file on the hub ({feed.source})"
     summary = (
-        f"Indicators from the feed **{_markdown_escape(feed.name)}** ({feed.get_format_display().lower()}), "
-        f"pulled by CommonGuard from {_markdown_escape(source)} for {_markdown_escape(feed.owner.name)}. "
+        f"Indicators from the feed **{markdown_escape(feed.name)}** ({feed.get_format_display().lower()}), "
+        f"pulled by CommonGuard from {markdown_escape(source)} for {markdown_escape(feed.owner.name)}. "
         "The list is replaced at every pull; values on known-benign warning lists are flagged, not removed."
     )
     tlp = tlp or feed.tlp

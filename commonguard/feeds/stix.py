@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from commonguard.core.tlp import TLP
+from commonguard.core.tlp import TLP, most_restrictive
 from commonguard.feeds.sources import FeedError
-from commonguard.interop.stix import SCO_TYPES, StixInputError, depth_ok, most_restrictive
+from commonguard.interop.stix import SCO_TYPES, StixInputError, depth_ok
 
 if TYPE_CHECKING:
     from commonguard.feeds.models import Feed

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from stix2patterns.validator import run_validator
 
-from commonguard.core.tlp import STIX_TLP2_MARKING_IDS, TLP, TLP_ORDER, parse_tlp
+from commonguard.core.tlp import STIX_TLP2_MARKING_IDS, TLP, most_restrictive, parse_tlp
 
 # marking-definition id -> label, for every TLP id set seen in the field.
 TLP_MARKING_IDS: dict[str, TLP] = {
@@ -97,11 +96,6 @@ def dumps(obj: Any) -> str:
     """Compact, ASCII-only JSON (non-ASCII as \\u escapes): an ASCII string joins and encodes at
     memory speed when pages are spliced together."""
     return json.dumps(obj, separators=(",", ":"))
-
-
-def most_restrictive(labels: Iterable[str]) -> TLP | None:
-    found = [TLP(label) for label in labels]
-    return max(found, key=TLP_ORDER.index) if found else None
 
 
 def tlp_of_marking_definition(obj: dict[str, Any]) -> TLP | None:
