@@ -300,9 +300,10 @@ def test_the_misp_feed_shows_each_caller_what_they_may_read_and_nothing_else(wor
         else:
             absent = client.get("/feeds/misp/00000000-0000-4000-8000-000000000000.json")
             assert response.status_code == 404 and response.content == absent.content
-    hashes = client.get("/feeds/misp/hashes.csv").content.decode()
-    digest = hashlib.md5(b"91.92.251.52").hexdigest()  # noqa: S324 - MISP's format
-    assert (digest in hashes) == ("red" in EXPECTED[persona])
+    hashes = b"".join(client.get("/feeds/misp/hashes.csv").streaming_content).decode()
+    for label, value in (("green", b"91.92.251.50"), ("amber", b"91.92.251.51"), ("red", b"91.92.251.52")):
+        line = f"{hashlib.md5(value).hexdigest()},{exported[label].uuid}"  # noqa: S324 - MISP's format
+        assert (line in hashes.splitlines()) == (label in EXPECTED[persona]), (persona, label)
 
 
 def sign_in_or_token(user: Any) -> Client:
