@@ -575,3 +575,19 @@ def test_a_random_uuid_is_a_404_everywhere(world, as_persona):
         f"/incidents/{missing}/export/veris.json",
     ):
         assert client.get(url).status_code == 404
+
+
+# --- Demo data -------------------------------------------------------------------------------------------
+
+
+def test_demo_reports_are_seeded_once(db, settings, tmp_path):
+    from django.core.management import call_command
+
+    settings.COMMONGUARD_SHARED_DATA = tmp_path
+    call_command("demo", "--state", "MI", verbosity=0)
+    reports = IncidentReport.objects.all()
+    assert reports.count() == 3
+    assert reports.filter(status="draft").count() == 1
+    assert ReportUpdate.objects.count() == 1 and ReportTask.objects.count() == 1
+    call_command("demo", "--state", "MI", verbosity=0)
+    assert IncidentReport.objects.count() == 3
