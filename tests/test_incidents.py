@@ -301,16 +301,23 @@ def test_an_attachment_over_the_limit_is_refused_before_anything_is_stored(world
     assert not ReportAttachment.objects.exists() and not list(tmp_path.rglob("*"))
 
 
-def test_an_oversized_upload_through_the_page_is_a_clear_error(world, as_persona, settings, tmp_path):
+@pytest.mark.parametrize("size", [1024 * 1024 + 1, 3 * 1024 * 1024], ids=["just-over", "declared-length-over"])
+def test_an_oversized_upload_through_the_page_is_a_clear_error(world, as_persona, settings, tmp_path, size):
+    """Just over the limit: the upload handler stops reading at the limit. Well over: the declared
+    length alone refuses it, and the file is never read."""
     settings.MEDIA_ROOT = tmp_path
     settings.COMMONGUARD_INCIDENT_ATTACHMENT_MAX = 1024 * 1024
     client = as_persona("ingham_member")
-    report = make_report(world["ingham_member"], world.ingham)
-    big = SimpleUploadedFile("capture.pcap", b"\0" * (1024 * 1024 + 1))
-    response = client.post(f"/incidents/{report.uuid}/attachments/", {"file": big})
-    assert response.status_code == 400
-    assert "attachments are limited to 1 MB" in response.content.decode()
-    assert not ReportAttachment.objects.exists() and not [p for p in tmp_path.rglob("*") if p.is_file()]
+    for report in (
+        make_report(world["ingham_member"], world.ingham),
+        make_report(world["ingham_member"], world.ingham, submit=False),
+    ):
+        big = SimpleUploadedFile("capture.pcap", b"\0" * size)
+        response = client.post(f"/incidents/{report.uuid}/attachments/", {"file": big, "description": "pcap"})
+        assert response.status_code == 413
+        body = response.content.decode()
+        assert "are limited to 1 MB. Nothing was stored." in body
+        assert not ReportAttachment.objects.exists() and not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
 @pytest.mark.parametrize(

@@ -416,6 +416,15 @@ def report_update(
     return update
 
 
+def too_big_message(size: int | None = None) -> str:
+    limit = attachment_limit()
+    what = f"The file is {size / 1_048_576:,.1f} MB; attachments" if size else "Attachments"
+    return (
+        f"{what} are limited to {limit // 1_048_576} MB. Nothing was stored. Compress it or split it, or tell "
+        "the state analyst you have a larger file."
+    )
+
+
 def _sniff(head: bytes, name: str) -> str:
     """Why a file is kept quarantined ("" if it is not)."""
     for magic, what in MAGIC:
@@ -434,15 +443,9 @@ def attachment_add(*, actor: User, report: IncidentReport, upload: File, descrip
     malware sample is stored quarantined (never served inline, never under its own name)."""
     if not (can_write(actor, report) or can_triage(actor, report)):
         raise PermissionDenied("Only the reporting organisation and the state's staff can attach files.")
-    limit = attachment_limit()
     size = int(upload.size or 0)
-    if size > limit:
-        raise ValidationError(
-            {
-                "file": f"The file is {size / 1_048_576:,.1f} MB; attachments are limited to {limit // 1_048_576} MB. "
-                "Nothing was stored. Compress it or split it, or tell the state analyst you have a larger file."
-            }
-        )
+    if size > attachment_limit():
+        raise ValidationError({"file": too_big_message(size)})
     if size == 0:
         raise ValidationError({"file": "The file is empty."})
     name = (getattr(upload, "name", "") or "attachment").replace("\\", "/").rsplit("/", 1)[-1][:255] or "attachment"

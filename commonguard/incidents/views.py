@@ -12,11 +12,13 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.db import transaction
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from commonguard.accounts.models import User
@@ -400,11 +402,63 @@ def report_classify_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
 # --- Files ------------------------------------------------------------------------------------------------
 
 
+class AttachmentLimitHandler(FileUploadHandler):
+    """Stops reading an upload the moment it passes the attachment limit (or at once when the declared
+    length already does), so an oversized file is never written anywhere, not even to a temporary file."""
+
+    def __init__(self, request: Any = None, limit: int = 0, refuse: bool = False) -> None:
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+        self.too_big = refuse
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        if self.too_big:
+            raise StopUpload(connection_reset=False)
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.too_big = True
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+# Room for the form's other fields and the multipart framing in a declared request length.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@csrf_exempt
+def attachment_upload(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+    """The limit is enforced while the body is read, which is before the CSRF check reads it: the
+    handler goes in first, then the check runs as on every other form."""
+    limit = services.attachment_limit()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    handler = AttachmentLimitHandler(request, limit, refuse=declared > limit + MULTIPART_OVERHEAD)
+    request.upload_handlers = [handler, *request.upload_handlers]
+    return _attachment_upload(request, uuid, handler)
+
+
+@csrf_protect
 @vetted_required
 @require_POST
-def attachment_upload(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+def _attachment_upload(request: AuthedRequest, uuid: UUID, handler: AttachmentLimitHandler) -> HttpResponse:
     report = _report_get(request, uuid)
-    form = AttachmentForm(request.POST, request.FILES)
+    files = request.FILES  # reads the body through the handler (the CSRF check may have already)
+    if handler.too_big:
+        form = AttachmentForm(request.POST)
+        form.is_valid()
+        form.errors.pop("file", None)
+        form.add_error("file", services.too_big_message(handler.received if handler.received > handler.limit else None))
+        return _upload_failed(request, report, form, status=413)
+    form = AttachmentForm(request.POST, files)
     if form.is_valid():
         try:
             attachment = services.attachment_add(
@@ -425,10 +479,14 @@ def attachment_upload(request: AuthedRequest, uuid: UUID) -> HttpResponse:
             if report.is_draft:
                 return redirect("incidents:step", uuid=report.uuid, step=3)
             return redirect("incidents:detail", uuid=report.uuid)
+    return _upload_failed(request, report, form, status=400)
+
+
+def _upload_failed(request: AuthedRequest, report: IncidentReport, form: AttachmentForm, status: int) -> HttpResponse:
     if report.is_draft:
         with _tz(report):
-            return _step_send(request, report, upload_form=form, status=400)
-    return _render_detail(request, report, status=400, upload_form=form)
+            return _step_send(request, report, upload_form=form, status=status)
+    return _render_detail(request, report, status=status, upload_form=form)
 
 
 @vetted_required
