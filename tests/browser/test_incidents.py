@@ -15,9 +15,17 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from commonguard.incidents.models import IncidentReport
-from tests.browser.conftest import Hub, axe_violations, describe_violations, screenshot, sign_in_by_cookie
+from tests.browser.conftest import (
+    VIEWPORT,
+    Hub,
+    axe_violations,
+    describe_violations,
+    screenshot,
+    sign_in_by_cookie,
+)
 
 STEP = re.compile(r"/incidents/[0-9a-f-]{36}/step/(\d)/$")
+PHONE = {"width": 390, "height": 844}
 DETAIL = re.compile(r"/incidents/[0-9a-f-]{36}/$")
 
 
@@ -44,6 +52,12 @@ def test_minimal_report_in_three_screens_with_zero_axe_violations(axe_page: Any,
     screens.append(urlparse(page.url).path)
     expect(page.get_by_role("heading", level=1)).to_contain_text("What happened")
     _axe(page, "report screen 1")
+    # On a phone: nothing wider than the screen, and still no violations.
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _axe(page, "report screen 1 on a phone")
+    screenshot(page, "incident-step-1-phone")
+    page.set_viewport_size(VIEWPORT)
     page.get_by_label("A short title").fill("Ransomware on the county file servers")
     page.get_by_label("What happened", exact=True).select_option(label="Ransomware")
     page.get_by_label("What happened, in a few words").fill("Every share shows .lock files and a ransom note.")
