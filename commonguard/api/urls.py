@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
 from commonguard.feeds import apis as feeds_apis
+from commonguard.incidents import apis as incidents_apis
 from commonguard.interop import apis as interop_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.sharing import apis as sharing_apis
@@ -29,6 +30,7 @@ router.register("indicators", sharing_apis.IndicatorViewSet, basename="indicator
 router.register("sharing-groups", sharing_apis.SharingGroupViewSet, basename="sharing-group")
 router.register("webhooks", channel_apis.WebhookViewSet, basename="webhook")
 router.register("feeds", feeds_apis.FeedViewSet, basename="feed")
+router.register("incident-reports", incidents_apis.IncidentReportViewSet, basename="incident-report")
 
 app_name = "api"
 urlpatterns = [

@@ -14,6 +14,13 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from commonguard.incidents.querysets import (
+    IncidentReportQuerySet,
+    ReportChildQuerySet,
+    ReportEventQuerySet,
+    ReportNoteQuerySet,
+)
+
 
 class Category(models.TextChoices):
     RANSOMWARE = "ransomware", "Ransomware"
@@ -149,6 +156,12 @@ class IncidentReport(models.Model):
     help_wanted = models.TextField(blank=True, help_text="What help the organisation wants, if any.")
     # Optional VERIS 1.4.1 classification: {"actor": {...}, "action": {...}, "asset": {...}, "attribute": {...}}.
     veris = models.JSONField(default=dict, blank=True)
+    # Indicators as the reporter pasted them (one per line, defanged or not); parsed when peers are warned.
+    indicators = models.TextField(blank=True)
+    # Optimistic concurrency: every save adds one; a form carries the revision it was opened at.
+    revision = models.PositiveIntegerField(default=1)
+
+    objects = IncidentReportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-submitted_at", "-created_at", "-id"]
@@ -160,3 +173,121 @@ class IncidentReport(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
+
+
+class ReportAttachment(models.Model):
+    """A file attached to a report. Never served inline; an executable or a malware sample is kept
+    quarantined (served only as `application/octet-stream` under a `.quarantined` name)."""
+
+    report = models.ForeignKey(IncidentReport, on_delete=models.CASCADE, related_name="attachments")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    file = models.FileField(upload_to="incidents/%Y/%m/")
+    name = models.CharField(max_length=255, help_text="The file name as uploaded.")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    quarantined = models.BooleanField(default=False)
+    quarantine_reason = models.CharField(max_length=200, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+
+    objects = ReportChildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReportUpdate(models.Model):
+    """A supplemental update to a submitted report: what changed (field -> [before, after]) and a note.
+    Numbered from 1 per report; the report's own fields carry the latest facts."""
+
+    report = models.ForeignKey(IncidentReport, on_delete=models.CASCADE, related_name="updates")
+    number = models.PositiveIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    objects = ReportChildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["report", "number"], name="incident_update_number")]
+
+    def __str__(self) -> str:
+        return f"Update {self.number} of {self.report_id}"
+
+
+class ReportTask(models.Model):
+    """Something one side asks the other to do ("action required")."""
+
+    class Side(models.TextChoices):
+        REPORTER = "reporter", "The reporting organisation"
+        STATE = "state", "The state"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    report = models.ForeignKey(IncidentReport, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200)
+    detail = models.TextField(blank=True)
+    assigned_to = models.CharField(max_length=8, choices=Side.choices)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ReportChildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["status", "due_at", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ReportNote(models.Model):
+    """An internal note of the state's staff: never shown to the reporting organisation."""
+
+    report = models.ForeignKey(IncidentReport, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    text = models.TextField()
+
+    objects = ReportNoteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.report_id}"
+
+
+class ReportEvent(models.Model):
+    """One line of the report's timeline (everything that happened to it). `internal` lines (notes,
+    assignment) are the state's alone."""
+
+    report = models.ForeignKey(IncidentReport, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=32)
+    summary = models.CharField(max_length=300)
+    internal = models.BooleanField(default=False)
+
+    objects = ReportEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return self.summary
