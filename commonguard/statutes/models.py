@@ -253,6 +253,9 @@ class GuardrailNotice(models.Model):
         ordering = ["recorded_at", "id"]
         constraints = [models.UniqueConstraint(fields=["report", "rule"], name="guardrail_once_per_rule")]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.legal_basis[:60]})"
+
     @property
     def needs_document(self) -> bool:
         return self.kind == Guardrail.RESOLUTION_REQUIRED and not self.document

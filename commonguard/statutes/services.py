@@ -642,10 +642,13 @@ def obligations_tick(*, now: datetime | None = None) -> dict[str, int]:
                 Obligation.objects.filter(pk=obligation.pk, half_reminded_at__isnull=True).update(half_reminded_at=now)
                 if _send_quietly(obligation, "soon", now, give_back="soon_reminded_at"):
                     counts["soon"] += 1
-        elif now >= half and obligation.half_reminded_at is None:
-            if _claim(obligation.pk, "half_reminded_at", now, status=Obligation.Status.PENDING):
-                if _send_quietly(obligation, "half", now, give_back="half_reminded_at"):
-                    counts["half"] += 1
+        elif (
+            now >= half
+            and obligation.half_reminded_at is None
+            and _claim(obligation.pk, "half_reminded_at", now, status=Obligation.Status.PENDING)
+            and _send_quietly(obligation, "half", now, give_back="half_reminded_at")
+        ):
+            counts["half"] += 1
     return counts
 
 
