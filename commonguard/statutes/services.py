@@ -500,7 +500,9 @@ def obligation_send_email(*, actor: Any, obligation: Obligation, now: datetime |
         reply_to=[actor.email],
     )
     message.attach(f"incident-report-{report.uuid}.pdf", report_pdf(report, obligation), "application/pdf")
-    message.attach(f"incident-report-{report.uuid}.json", report_json(report, obligation), "application/json")
+    message.attach(
+        f"incident-report-{report.uuid}.json", report_json(report, obligation).encode("utf-8"), "application/json"
+    )
     evidence = message.message().as_string()
     try:
         get_connection().send_messages([message])
