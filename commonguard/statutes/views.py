@@ -87,7 +87,10 @@ def rule_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
             for r in rule.recipients.all()
         ]
     form = RuleForm(request.POST or None, initial=initial, states=states, creating=rule is None)
-    formset = RecipientFormSet(request.POST or None, initial=recipients_initial, prefix="recipients")
+    # Every row is cleaned, even one left as it was shown (all its fields are optional; empty rows drop).
+    formset = RecipientFormSet(
+        request.POST or None, initial=recipients_initial, prefix="recipients", form_kwargs={"empty_permitted": False}
+    )
     if request.method == "POST":
         if form.is_valid() and formset.is_valid():
             data, recipients = _rule_input(form, formset)
