@@ -100,22 +100,26 @@ def clock_fact(report: IncidentReport, clock_start: str, now: datetime) -> tuple
     return None, ""
 
 
-def rules_for(report: IncidentReport, now: datetime) -> list[ReportingRule]:
+def _binds(rule: ReportingRule, org: Any) -> bool:
+    if rule.kinds and org.kind not in rule.kinds:
+        return False
+    return not (rule.min_population and (org.population or 0) < rule.min_population)
+
+
+def rules_for(report: IncidentReport, now: datetime) -> list[tuple[ReportingRule, list[RuleRecipient]]]:
     """Enabled rules of the report's state (and federal ones) that apply to its organisation, in force
-    on the day the report is submitted."""
+    on the day the report is submitted, each with its recipients (one query: this runs in every
+    submission's transaction)."""
     org = report.organization
     day = timezone.localdate(report.submitted_at or now)
-    candidates = (
-        ReportingRule.objects.in_force(day).filter(state__in=[report.state, FEDERAL]).prefetch_related("recipients")
-    )
-    rules = []
-    for rule in candidates:
-        if rule.kinds and org.kind not in rule.kinds:
-            continue
-        if rule.min_population and (org.population or 0) < rule.min_population:
-            continue
-        rules.append(rule)
-    return rules
+    rules = ReportingRule.objects.in_force(day).filter(state__in=[report.state, FEDERAL])
+    recipients = RuleRecipient.objects.filter(rule__in=rules).select_related("rule")
+    found: dict[int, tuple[ReportingRule, list[RuleRecipient]]] = {}
+    for recipient in recipients.order_by("rule__state", "rule__trigger", "rule__duration", "rule__key", "position"):
+        if recipient.rule_id not in found:
+            found[recipient.rule_id] = (recipient.rule, [])
+        found[recipient.rule_id][1].append(recipient)
+    return [(rule, people) for rule, people in found.values() if _binds(rule, org)]
 
 
 @dataclass(frozen=True)
@@ -139,14 +143,20 @@ class Wanted:
 
 def wanted_obligations(report: IncidentReport, now: datetime) -> list[Wanted]:
     """The obligations the report's facts call for now (pure apart from reading the rules)."""
+    return _wanted(report, rules_for(report, now), now)
+
+
+def _wanted(
+    report: IncidentReport, rules: list[tuple[ReportingRule, list[RuleRecipient]]], now: datetime
+) -> list[Wanted]:
     wanted: list[Wanted] = []
-    for rule in rules_for(report, now):
+    for rule, recipients in rules:
         if not trigger_met(report, rule.trigger):
             continue
         started, basis = clock_fact(report, rule.clock_start, now)
         if started is None:
             continue
-        for recipient in rule.recipients.all():
+        for recipient in recipients:
             duration, unit = recipient.effective_duration
             wanted.append(
                 Wanted(
@@ -216,7 +226,7 @@ def _fields(w: Wanted) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime | None = None) -> list[Obligation]:
     """Open the obligations a submitted report's facts call for, and recompute the open ones.
 
@@ -229,19 +239,21 @@ def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime
     now = now or timezone.now()
     if report.submitted_at is None:
         return []
-    wanted = wanted_obligations(report, now)
+    rules = rules_for(report, now)
+    wanted = _wanted(report, rules, now)
     existing = {o.key: o for o in Obligation.objects.select_for_update().filter(report=report)}
     if not wanted:
         wanted = [_default_obligation(report, now)]
-    opened: list[Obligation] = []
+    new: list[Obligation] = []
     for w in wanted:
         current = existing.get(w.key)
         if current is None:
             status = Obligation.Status.PENDING if w.due_at > now else Obligation.Status.OVERDUE
-            obligation = Obligation.objects.create(report=report, key=w.key, status=status, **_fields(w))
-            opened.append(obligation)
-            if w.key == DEFAULT_KEY:
-                _record_hub_delivery(obligation, report, actor, now)
+            sent_at = None
+            if w.key == DEFAULT_KEY:  # delivered by the submission itself (the hub delivery below)
+                sent_at = report.submitted_at or now
+                status = Obligation.Status.SENT if sent_at <= w.due_at else Obligation.Status.SENT_LATE
+            new.append(Obligation(report=report, key=w.key, status=status, sent_at=sent_at, **_fields(w)))
             continue
         if current.is_open and (current.due_at != w.due_at or current.clock_started_at != w.clock_started_at):
             for name, value in _fields(w).items():
@@ -260,6 +272,10 @@ def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime
                 target=current,
                 data={"due_at": current.due_at.isoformat(), "report": str(report.uuid)},
             )
+    opened = Obligation.objects.bulk_create(new) if new else []
+    for obligation in opened:
+        if obligation.key == DEFAULT_KEY:
+            _record_hub_delivery(obligation, report, actor, now)
     wanted_keys = {w.key for w in wanted}
     for key, obligation in existing.items():
         if key not in wanted_keys and key != DEFAULT_KEY and obligation.is_open:
@@ -275,7 +291,8 @@ def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime
             target=report,
             data={"obligations": [o.key for o in opened]},
         )
-    guardrails_record(report=report, actor=actor, now=now)
+    if report.ransom_paid:
+        guardrails_record(report=report, actor=actor, now=now, rules=[rule for rule, _ in rules])
     return opened
 
 
@@ -323,23 +340,24 @@ def ransom_guardrails(*, organization: Any, state: str | None = None) -> list[Re
     rules = ReportingRule.objects.in_force(timezone.localdate()).filter(
         state__in=[state or organization.state, FEDERAL]
     )
-    return [
-        r
-        for r in rules.exclude(guardrail="")
-        if (not r.kinds or organization.kind in r.kinds)
-        and (not r.min_population or (organization.population or 0) >= r.min_population)
-    ]
+    return [r for r in rules.exclude(guardrail="") if _binds(r, organization)]
 
 
 def guardrails_record(
-    *, report: IncidentReport, actor: Any = None, now: datetime | None = None
+    *,
+    report: IncidentReport,
+    actor: Any = None,
+    now: datetime | None = None,
+    rules: list[ReportingRule] | None = None,
 ) -> list[GuardrailNotice]:
     """When a report says a ransom was paid where a rule forbids it or asks for a governing-body
     resolution, record the warning with its legal basis (once per rule), for the state and the record."""
     if not report.ransom_paid:
         return []
     notices = []
-    for rule in ransom_guardrails(organization=report.organization, state=report.state):
+    if rules is None:
+        rules = ransom_guardrails(organization=report.organization, state=report.state)
+    for rule in (r for r in rules if r.guardrail):
         if rule.guardrail == Guardrail.RANSOM_PAYMENT_FORBIDDEN:
             message = (
                 "This report says a ransom was paid. The law of this state forbids paying a ransom. "
