@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from commonguard.core.models import AuditEvent
-from commonguard.statutes.models import GuardrailNotice, Obligation, ReportingRule, Sending
+from commonguard.statutes.models import GuardrailNotice, Obligation, ReportingRule, RuleRecipient, Sending
 from commonguard.statutes.services import (
     obligation_close,
     obligation_record_sending,
@@ -23,9 +23,16 @@ from commonguard.statutes.services import (
     obligations_sync,
     obligations_tick,
 )
+from commonguard.statutes.shipped import load_shipped_rules
 from tests.statutes_helpers import keys, member_of, state_org, submit_report, update_report
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _shipped_rules(db: Any) -> None:
+    """The data migration's rules, again: a transactional test earlier in the run flushes them."""
+    load_shipped_rules(ReportingRule, RuleRecipient)
 
 
 def _fl() -> tuple[Any, Any]:

@@ -13,10 +13,17 @@ import pytest
 from django.utils import timezone
 
 from commonguard.statutes.models import Obligation, ReportingRule, RuleRecipient, Sending
+from commonguard.statutes.shipped import load_shipped_rules
 from tests.conftest import PERSONAS
 from tests.statutes_helpers import keys, member_of, state_org, submit_report
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _shipped_rules(db: Any) -> None:
+    """The data migration's rules, again: a transactional test earlier in the run flushes them."""
+    load_shipped_rules(ReportingRule, RuleRecipient)
 
 
 def _page(content: bytes) -> str:

@@ -56,7 +56,7 @@ def submit(request: HttpRequest) -> JsonResponse:
     if membership is None:
         return JsonResponse({"error": "not a member"}, status=403)
     report = report_submit_minimal(user=request.user, organization=membership.organization, data=data)
-    return JsonResponse({"uuid": str(report.uuid), "obligations": report.obligations.count()}, status=201)
+    return JsonResponse({"uuid": str(report.uuid)}, status=201)
 
 
 urlpatterns = [path("bench/reports/submit/", submit), *project_urlpatterns]
