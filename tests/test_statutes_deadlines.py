@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commonguard.statutes.deadlines import add_business_days, due_at, is_business_day, reminder_times
@@ -88,6 +88,11 @@ def test_reminders_fall_at_half_time_and_two_hours_before() -> None:
     assert reminder_times(start, start + timedelta(hours=1))[1] == start
 
 
+# Timezone-aware datetimes are slow to draw, and the machine may be busy: time is not what is tested.
+SLOW_OK = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+
+
+@SLOW_OK
 @given(
     start=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(EASTERN)),
     hours=st.integers(min_value=1, max_value=24 * 30),
@@ -96,6 +101,7 @@ def test_hour_clocks_are_always_real_hours(start: datetime, hours: int) -> None:
     assert due_at(start, hours, "hours", state="NY") - start == timedelta(hours=hours)
 
 
+@SLOW_OK
 @given(
     start=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(CENTRAL)),
     days=st.integers(min_value=1, max_value=15),

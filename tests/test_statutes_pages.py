@@ -266,3 +266,36 @@ def test_health_is_for_the_states_staff_and_hides_small_cells(world: Any, as_per
         missing = as_persona(persona).get("/statutes/health/zz/")
         response = as_persona(persona).get("/statutes/health/mi/")
         assert response.status_code == 404 and _page(response.content) == _page(missing.content)
+
+
+def test_ohio_asks_for_the_governing_bodys_resolution(world: Any, client: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from commonguard.statutes.models import GuardrailNotice
+    from tests.conftest import sign_in
+    from tests.statutes_helpers import update_report
+
+    org = state_org("OH", "39061")
+    admin = member_of(org, role="org_admin")
+    report = submit_report(org, admin, category="ransomware")
+    update_report(report, admin, ransom_paid=True)
+    notice = GuardrailNotice.objects.get(report=report)
+    assert notice.kind == "resolution_required" and "§9.64" in notice.legal_basis
+    sign_in(client, admin)
+    page = client.get(f"/statutes/reports/{report.uuid}/")
+    assert b"Attach the resolution" in page.content and b"Ohio Rev. Code" in page.content
+    url = f"/statutes/guardrails/{notice.pk}/document/"
+    exe = SimpleUploadedFile("resolution.exe", b"MZ\x90\x00", content_type="application/x-msdownload")
+    client.post(url, {"document": exe})
+    notice.refresh_from_db()
+    assert not notice.document
+    stranger = member_of(state_org("OH", "39063"))
+    sign_in(client, stranger)
+    pdf = SimpleUploadedFile("resolution.pdf", b"%PDF-1.4 resolution", content_type="application/pdf")
+    assert client.post(url, {"document": pdf}).status_code == 404
+    sign_in(client, admin)
+    pdf = SimpleUploadedFile("resolution.pdf", b"%PDF-1.4 resolution", content_type="application/pdf")
+    assert client.post(url, {"document": pdf}).status_code == 302
+    notice.refresh_from_db()
+    assert notice.document_name == "resolution.pdf" and notice.document_uploaded_by == admin
+    assert b"Resolution attached: resolution.pdf" in client.get(f"/statutes/reports/{report.uuid}/").content

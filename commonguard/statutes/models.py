@@ -15,7 +15,12 @@ from django.db import models
 from django.db.models import Q
 
 from commonguard.statutes.deadlines import Unit, describe_duration
-from commonguard.statutes.querysets import ObligationQuerySet, ReportingRuleQuerySet
+from commonguard.statutes.querysets import (
+    GuardrailNoticeQuerySet,
+    ObligationQuerySet,
+    ReportingRuleQuerySet,
+    SendingQuerySet,
+)
 
 # The federal jurisdiction: a rule with this "state" applies in every state (CIRCIA).
 FEDERAL = "US"
@@ -225,6 +230,8 @@ class Sending(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True)
     late = models.BooleanField(default=False)
 
+    objects = SendingQuerySet.as_manager()
+
     class Meta:
         ordering = ["sent_at", "id"]
 
@@ -248,6 +255,8 @@ class GuardrailNotice(models.Model):
     document_uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = GuardrailNoticeQuerySet.as_manager()
 
     class Meta:
         ordering = ["recorded_at", "id"]

@@ -76,3 +76,15 @@ class ObligationQuerySet(models.QuerySet):
             .filter(own | liaison if viewer.liaison_region_ids else own)
             .filter(status=self.model.Status.OVERDUE)
         )
+
+
+class SendingQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> SendingQuerySet:
+        """Sendings of the obligations `user` may read."""
+        return self.filter(obligation__report__in=readable_reports(user))
+
+
+class GuardrailNoticeQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> GuardrailNoticeQuerySet:
+        """Guardrail notices (and their resolution documents) of the reports `user` may read."""
+        return self.filter(report__in=readable_reports(user))

@@ -18,8 +18,7 @@ from django.views.decorators.http import require_POST
 from commonguard.accounts.viewer import viewer_for
 from commonguard.orgs.states import STATES
 from commonguard.statutes.forms import CloseForm, RecipientFormSet, ResolutionForm, RuleForm, SendingForm, state_label
-from commonguard.statutes.models import GuardrailNotice, Obligation, ReportingRule
-from commonguard.statutes.querysets import readable_reports
+from commonguard.statutes.models import GuardrailNotice, Obligation, ReportingRule, Sending
 from commonguard.statutes.rules import rule_save, states_editable_by
 from commonguard.statutes.selectors import (
     obligation_for,
@@ -122,7 +121,7 @@ def report_obligation_list(request: AuthedRequest, uuid: Any) -> HttpResponse:
     report = report_for(user=request.user, uuid=uuid)
     if report is None:
         raise Http404
-    notices = GuardrailNotice.objects.filter(report=report).select_related("rule")
+    notices = GuardrailNotice.objects.visible_to(request.user).filter(report=report).select_related("rule")
     context = {
         "report": report,
         "obligations": report_obligations(user=request.user, report=report),
@@ -180,7 +179,9 @@ def obligation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     context = {
         "obligation": obligation,
         "report": obligation.report,
-        "sendings": obligation.sendings.select_related("recorded_by"),
+        "sendings": Sending.objects.visible_to(request.user)
+        .filter(obligation=obligation)
+        .select_related("recorded_by"),
         "form": form if may_send and not closed else None,
         "close_form": CloseForm() if may_close and obligation.is_open else None,
         "may_email": may_send and bool(obligation.recipient_email) and not closed,
@@ -247,11 +248,7 @@ def obligation_close_view(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 @vetted_required
 def guardrail_document(request: AuthedRequest, pk: int) -> HttpResponse:
-    notice = (
-        GuardrailNotice.objects.filter(pk=pk, report__in=readable_reports(request.user))
-        .select_related("report", "rule")
-        .first()
-    )
+    notice = GuardrailNotice.objects.visible_to(request.user).filter(pk=pk).select_related("report", "rule").first()
     if notice is None:
         raise Http404
     form = ResolutionForm(request.POST, request.FILES)
