@@ -382,3 +382,15 @@ def test_the_tick_command_runs_once(smtp: Any) -> None:
     out = StringIO()
     call_command("obligations_tick", stdout=out)
     assert "reminders: 0 half-time, 0 two-hours; 0 overdue" in out.getvalue()
+
+
+def test_a_report_the_state_finds_not_reportable_owes_nothing_more() -> None:
+    org, user = _fl()
+    report = submit_report(org, user, category="ransomware")
+    first = Obligation.objects.filter(report=report).first()
+    assert first is not None
+    obligation_record_sending(actor=user, obligation=first, channel="portal", sent_at=timezone.now(), evidence="x")
+    update_report(report, user, status="not_reportable")
+    statuses = set(keys(report).values())
+    assert statuses == {"sent", "not_applicable"}
+    assert obligations_tick(now=timezone.now() + timedelta(days=3)) == {"half": 0, "soon": 0, "overdue": 0}

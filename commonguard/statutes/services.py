@@ -239,6 +239,9 @@ def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime
     now = now or timezone.now()
     if report.submitted_at is None:
         return []
+    if report.status in SET_ASIDE_STATUSES:
+        _set_aside(report, f"The state marked the report {report.get_status_display().lower()}.")
+        return []
     rules = rules_for(report, now)
     wanted = _wanted(report, rules, now)
     existing = {o.key: o for o in Obligation.objects.select_for_update().filter(report=report)}
@@ -294,6 +297,16 @@ def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime
     if report.ransom_paid:
         guardrails_record(report=report, actor=actor, now=now, rules=[rule for rule, _ in rules])
     return opened
+
+
+# A report the state finds a duplicate or not reportable owes nobody anything more.
+SET_ASIDE_STATUSES = frozenset({"duplicate", "not_reportable"})
+
+
+def _set_aside(report: IncidentReport, note: str) -> None:
+    Obligation.objects.filter(report=report, status__in=list(Obligation.OPEN_STATUSES)).update(
+        status=Obligation.Status.NOT_APPLICABLE, status_note=note, updated_at=timezone.now()
+    )
 
 
 def _record_hub_delivery(obligation: Obligation, report: IncidentReport, actor: Any, now: datetime) -> None:

@@ -156,6 +156,8 @@ def obligation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     form = SendingForm(request.POST or None, initial={"sent_at": timezone.now().astimezone(zone).replace(tzinfo=None)})
     status = 200
     if request.method == "POST":
+        if not may_send:
+            raise PermissionDenied("Only the reporting organisation records its sendings.")
         with timezone.override(zone):
             valid = form.is_valid()
         if valid:
