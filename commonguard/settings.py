@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "commonguard.interop",
     "commonguard.feeds",
     "commonguard.incidents",
+    "commonguard.statutes",
     "commonguard.api",
     "commonguard.web",
 ]

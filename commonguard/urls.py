@@ -15,6 +15,7 @@ urlpatterns = [
     path("feeds/", include("commonguard.feeds.urls")),
     path("incidents/", include("commonguard.incidents.urls")),
     path("audit/", include("commonguard.core.urls")),
+    path("statutes/", include("commonguard.statutes.urls")),
     path("api/", include("commonguard.api.urls")),
     path("taxii2/", include("commonguard.interop.urls")),
     path("admin/", admin.site.urls),

@@ -41,7 +41,10 @@ KEV=$!
 # Queues, every minute, the pulls of the feeds whose interval has passed (the worker's bulk queue).
 $PY manage.py feed_pull --due --queue --every 60 >var/feed-pull.log 2>&1 &
 FEEDS=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS 2>/dev/null || true' EXIT INT TERM
+# Reporting deadlines: reminders at half-time and two hours before, OVERDUE after (every minute).
+$PY manage.py obligations_tick --every 60 >var/obligations.log 2>&1 &
+CLOCKS=$!
+trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 

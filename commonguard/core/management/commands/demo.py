@@ -42,6 +42,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo people ({len(people)}), password “{DEMO_PASSWORD}”:")
         alerts = seed_demo_alerts(state, settings.COMMONGUARD_SHARED_DATA)
         self.stdout.write(f"Demo alerts: {alerts} published.")
+        from commonguard.statutes.demo import seed_demo as seed_statutes
+
+        self.stdout.write(f"Reporting rules: {seed_statutes(state)} shipped rules added.")
         from commonguard.incidents.demo import seed_demo as seed_incidents
 
         self.stdout.write(f"Demo incident reports: {seed_incidents(state)} added.")
