@@ -538,6 +538,7 @@ def report_triage(
     """Case phase, assignment and status, by the state staff of the report's state."""
     _check_triage(actor, report)
     report = _lock(report, None)
+    before_status = report.status
     said: list[str] = []
     if phase is not None and phase != report.phase:
         if phase not in IncidentReport.Phase.values:
@@ -567,7 +568,10 @@ def report_triage(
         said.append(f"assigned to {assignee.full_name or assignee.email}")
     if not said:
         return report
+    status_changed = report.status != before_status
     report.save(update_fields=["phase", "status", "assignee", "updated_at"])
+    if status_changed:  # duplicate / not reportable sets the statutory obligations aside
+        signals.report_updated.send(sender=IncidentReport, report=report, by=actor, changed=frozenset({"status"}))
     # The phase is the reporter's business too; who holds the case is the state's.
     public = [s for s in said if not s.startswith(("assigned", "unassigned"))]
     internal = [s for s in said if s.startswith(("assigned", "unassigned"))]

@@ -1,10 +1,8 @@
 """Read rules of the statutory clocks (ADR 0008).
 
 Obligations, sendings and guardrail notices are part of their report: whoever may read the report
-may read them, nobody else. Until incidents/querysets.py lands, `readable_reports` states the report
-read rule here (the reporting organisation's approved members; the staff of the report's state once
-it is submitted; the operator). AT MERGE: replace its body with
-`IncidentReport.objects.visible_to(user)` — everything in this app reads reports through it.
+may read them, nobody else: everything in this app reads reports through `readable_reports`, which
+is the report's own rule (`IncidentReport.objects.visible_to`).
 """
 
 from __future__ import annotations
@@ -21,19 +19,10 @@ if TYPE_CHECKING:
 
 
 def readable_reports(user: Any) -> models.QuerySet[IncidentReport]:
-    """Incident reports `user` may read. MERGE: `return IncidentReport.objects.visible_to(user)`."""
+    """Incident reports `user` may read: the report's own read rule (incidents/querysets.py)."""
     from commonguard.incidents.models import IncidentReport
 
-    viewer = viewer_for(user)
-    reports = IncidentReport.objects.all()
-    if not viewer.is_authenticated:
-        return reports.none()
-    if viewer.is_operator:
-        return reports
-    return reports.filter(
-        Q(organization_id__in=list(viewer.org_ids))
-        | (Q(state__in=list(viewer.staff_states)) & ~Q(status=IncidentReport.Status.DRAFT))
-    )
+    return IncidentReport.objects.visible_to(user)
 
 
 class ReportingRuleQuerySet(models.QuerySet):

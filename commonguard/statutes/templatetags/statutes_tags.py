@@ -39,3 +39,12 @@ def _span(seconds: int) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min"
+
+
+@register.inclusion_tag("statutes/partials/ransom_warnings.html")
+def ransom_warnings(report: Any) -> dict[str, Any]:
+    """Before the "paid" answer is saved: what the laws binding the reporting organisation say of
+    paying a ransom (forbidden, or only with a governing-body resolution), with their citations."""
+    from commonguard.statutes.services import ransom_guardrails
+
+    return {"rules": ransom_guardrails(organization=report.organization, state=report.state)}
