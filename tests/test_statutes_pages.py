@@ -300,3 +300,34 @@ def test_ohio_asks_for_the_governing_bodys_resolution(world: Any, client: Any) -
     notice.refresh_from_db()
     assert notice.document_name == "resolution.pdf" and notice.document_uploaded_by == admin
     assert b"Resolution attached: resolution.pdf" in client.get(f"/statutes/reports/{report.uuid}/").content
+
+
+def test_the_report_form_warns_before_paid_is_saved_and_the_report_page_shows_its_clocks(
+    world: Any, as_persona: Any
+) -> None:
+    """Merge wiring: the incident form's ransom step names the law that forbids payment, and the
+    report's page shows its obligations (a draft says when they will open)."""
+    from tests.incident_helpers import make_report
+
+    rule = ReportingRule.objects.create(
+        key="mi-ransom",
+        state="MI",
+        name="Test ransom rule",
+        citation="MCL 9.9",
+        duration=24,
+        unit="hours",
+        guardrail="ransom_payment_forbidden",
+        guardrail_basis="MCL 9.9(2): no public money for ransoms",
+    )
+    RuleRecipient.objects.create(rule=rule, name="Michigan Cyber Command Center")
+    client = as_persona("ingham_member")
+    draft = make_report(world["ingham_member"], world.ingham, submit=False)
+    step = client.get(f"/incidents/{draft.uuid}/step/2/")
+    assert step.status_code == 200 and b"no public money for ransoms" in step.content
+    page = client.get(f"/incidents/{draft.uuid}/")
+    assert b"When you send the report" in page.content
+    sent = make_report(world["ingham_member"], world.ingham)
+    page = client.get(f"/incidents/{sent.uuid}/")
+    assert b"Michigan Cyber Command Center" in page.content and b"data-cg-due" in page.content
+    # Someone who may not read the report sees neither.
+    assert as_persona("lansing_member").get(f"/incidents/{sent.uuid}/").status_code == 404
