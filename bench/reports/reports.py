@@ -4,8 +4,9 @@ report and opens its statutory obligations in the same transaction. Measures the
 submission and then checks the database: every report stored, each with exactly the obligations its
 state's rules call for, none lost. Prints one JSON object as its last line.
 
-The submission goes through bench_urls.py's minimal submit endpoint until the incidents app's own
-submit view lands (MERGE: post to that view instead)."""
+Each submission is one `POST /api/v1/incident-reports/` with `"submit": true` (the incidents API:
+create, save the facts, submit and open the obligations in one transaction), signed in with the
+reporter's API token (Bearer)."""
 
 from __future__ import annotations
 
@@ -24,22 +25,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench" / "reports"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench_settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commonguard.settings")
 
 import django  # noqa: E402
 
 django.setup()
 
 import httpx  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.contrib.auth.hashers import make_password  # noqa: E402
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from commonguard.accounts.models import Membership, Role, User  # noqa: E402
+from commonguard.accounts.services import token_create  # noqa: E402
 from commonguard.incidents.models import IncidentReport  # noqa: E402
 from commonguard.orgs.models import Organization  # noqa: E402
 from commonguard.statutes.models import Obligation  # noqa: E402
@@ -99,14 +98,12 @@ def seed(n: int) -> list[tuple[str, dict]]:
     )
     discovered = (timezone.now() - timedelta(hours=2)).isoformat()
     work = []
-    for i, user in enumerate(people):
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
+    for i, (user, org) in enumerate(zip(people, orgs, strict=True)):
+        _token, secret = token_create(actor=user, name="reports benchmark")
         _, category, paid = MIX[i % len(MIX)]
         body = {
+            "organization": org.pk,
+            "submit": True,
             "title": f"Bench incident {i}",
             "category": category,
             "description": "Files on the shared drive were encrypted overnight.",
@@ -114,14 +111,14 @@ def seed(n: int) -> list[tuple[str, dict]]:
             "ransom_demanded": category == "ransomware",
             "ransom_paid": paid,
         }
-        work.append((session.session_key, body))
+        work.append((secret, body))
     return work
 
 
 async def submit(client: httpx.AsyncClient, key: str, body: dict, start: asyncio.Event) -> tuple[float, int]:
     await start.wait()
     t = time.perf_counter()
-    response = await client.post("/bench/reports/submit/", json=body, cookies={settings.SESSION_COOKIE_NAME: key})
+    response = await client.post("/api/v1/incident-reports/", json=body, headers={"Authorization": f"Bearer {key}"})
     return time.perf_counter() - t, response.status_code
 
 

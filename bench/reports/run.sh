@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export COMMONGUARD_DEMO=1 COMMONGUARD_PLAIN_STATIC=1 LOG_LEVEL=WARNING
-export PYTHONPATH="$PWD/bench/reports:$PWD" DJANGO_SETTINGS_MODULE=bench_settings
+export DJANGO_SETTINGS_MODULE=commonguard.settings
 ulimit -n 8192 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 mkdir -p var/bench
 source scripts/pg-throwaway.sh
