@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "commonguard.sharing",
     "commonguard.interop",
     "commonguard.feeds",
+    "commonguard.partnerships",
     "commonguard.api",
     "commonguard.web",
 ]
