@@ -203,7 +203,7 @@ def _initiatives(liaison: User, state_it: Organization, locals_: list[Organizati
             due_on=today - timedelta(days=5),
         )
         services.progress_note_add(
-            actor=liaison, initiative=mfa, body="Two partners have not sent their counts; the vendor quote expires soon."
+            actor=liaison, initiative=mfa, body="Two partners have not sent their counts; the quote expires soon."
         )
         made += 1
     return made
