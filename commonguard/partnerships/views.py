@@ -162,6 +162,9 @@ def library_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             else:
                 raise ValidationError("Unknown action.")
         except (ValidationError, PermissionDenied) as exc:
+            if action != "comment":
+                messages.error(request, error_text(exc))
+                return redirect("partnerships:resource", pk=resource.pk)
             apply_validation_error(comment_form, exc)
             status = 400
     my_org_ids = viewer_for(request.user).org_ids
@@ -492,6 +495,9 @@ def event_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             else:
                 raise ValidationError("Unknown action.")
         except (ValidationError, PermissionDenied) as exc:
+            if action != "register":
+                messages.error(request, error_text(exc))
+                return redirect("partnerships:event", pk=event.pk)
             apply_validation_error(register_form, exc)
             status = 400
     registrations = (
