@@ -88,7 +88,7 @@ class PartnerForm(Form):
 
 
 class MilestoneForm(Form):
-    title = forms.CharField(label="Milestone", max_length=200)
+    title = forms.CharField(label="Milestone title", max_length=200)
     owner_org = forms.TypedChoiceField(label="Owning organisation", coerce=int)
     owner = forms.EmailField(label="Owner's e-mail (optional)", required=False)
     due_on = forms.DateField(label="Due on", widget=DATE)
