@@ -73,7 +73,7 @@ def seed_demo(state: Any) -> dict[str, int]:
 
 
 def _library(liaison: User, state_it: Organization, home: Membership, neighbour: Membership) -> int:
-    specs = [
+    specs: list[dict[str, Any]] = [
         dict(
             title="Ransomware first-hour playbook",
             kind=Resource.Kind.PLAYBOOK,
