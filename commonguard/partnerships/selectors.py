@@ -41,9 +41,10 @@ def resource_search(
         )
         search = SearchQuery(query, search_type="websearch", config="english")
         tagged = Resource.objects.filter(tags__name__in=[w.lower() for w in words]).values("pk")
+        # ts_rank is not zero for documents that do not match: filter with @@, rank only to order.
         return (
-            qs.annotate(rank=SearchRank(vector, search))
-            .filter(Q(rank__gt=0) | Q(pk__in=tagged))
+            qs.annotate(document=vector, rank=SearchRank(vector, search))
+            .filter(Q(document=search) | Q(pk__in=tagged))
             .order_by("-rank", "-created_at", "-id")
         )
     for word in words:
