@@ -23,6 +23,7 @@ from commonguard.partnerships.models import (
     Resource,
     ResourceComment,
     SubAward,
+    VolunteerOffer,
 )
 
 PLAYBOOK = b"""# Ransomware first hour
@@ -68,6 +69,7 @@ def seed_demo(state: Any) -> dict[str, int]:
         "engagements": _engagements(liaison, postal),
         "events": _events(liaison, state_it, local_admins),
         "sub_awards": _grants(liaison, state_it, postal),
+        "volunteer_offers": _volunteers(postal, home),
     }
     return counts
 
@@ -304,3 +306,41 @@ def _grants(liaison: User, state_it: Organization, postal: str) -> int:
             self_assessment_done=i % 2 == 0,
         )
     return len(plans)
+
+
+def _volunteers(postal: str, home: Membership) -> int:
+    if VolunteerOffer.objects.filter(state=postal).exists():
+        return 0
+    made = 0
+    student = Membership.objects.filter(
+        user__email="student@demo.test", organization__kind=Organization.Kind.UNIVERSITY, status="approved"
+    ).first()
+    if student is not None:
+        services.volunteer_offer_create(
+            actor=student.user,
+            organization=student.organization,
+            kind=VolunteerOffer.Kind.STUDENTS,
+            title="Cybersecurity clinic: four students for vulnerability scanning",
+            skills="vulnerability scanning, network inventory, report writing",
+            hours_per_month=40,
+        )
+        made += 1
+    responder = Membership.objects.filter(user__email="responder@demo.test", status="approved").first()
+    if responder is not None:
+        services.volunteer_offer_create(
+            actor=responder.user,
+            organization=responder.organization,
+            kind=VolunteerOffer.Kind.EXPERTISE,
+            title="Incident response tabletop facilitation",
+            skills="tabletop exercises, incident response planning",
+            hours_per_month=6,
+        )
+        made += 1
+    services.local_need_create(
+        actor=home.user,
+        organization=home.organization,
+        title="Scan our external network before the audit",
+        description="We have never had an outside scan.",
+        skills="vulnerability scanning",
+    )
+    return made

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from commonguard.core.tlp import TLP
-from commonguard.partnerships.models import Engagement, Event, Initiative, Resource, SubAward
+from commonguard.partnerships.models import Engagement, Event, Initiative, Resource, SubAward, VolunteerOffer
 from commonguard.partnerships.uploads import ALLOWED_DESCRIPTION, max_bytes
 from commonguard.web.errors import set_choices
 from commonguard.web.forms import Form
@@ -159,6 +159,29 @@ class SubAwardForm(Form):
     project = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     status = forms.ChoiceField(choices=SubAward.Status.choices)
     self_assessment_done = forms.BooleanField(label="The locality completed its annual self-assessment", required=False)
+
+    def __init__(self, *args: Any, orgs: list[tuple[int, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        set_choices(self, "organization", orgs)
+
+
+class OfferForm(Form):
+    organization = forms.TypedChoiceField(label="Offered through", coerce=int)
+    kind = forms.ChoiceField(label="What is offered", choices=VolunteerOffer.Kind.choices)
+    title = forms.CharField(label="Offer", max_length=200)
+    skills = forms.CharField(max_length=300, help_text="e.g. network scanning, policy writing, phishing training")
+    hours_per_month = forms.IntegerField(label="Hours a month", min_value=1, max_value=500)
+
+    def __init__(self, *args: Any, orgs: list[tuple[int, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        set_choices(self, "organization", orgs)
+
+
+class NeedForm(Form):
+    organization = forms.TypedChoiceField(label="Local government", coerce=int)
+    title = forms.CharField(label="Help needed", max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    skills = forms.CharField(label="Skills needed", max_length=300)
 
     def __init__(self, *args: Any, orgs: list[tuple[int, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -23,9 +23,12 @@ from commonguard.partnerships.querysets import (
     GrantProgramQuerySet,
     InitiativeChildQuerySet,
     InitiativeQuerySet,
+    LocalNeedQuerySet,
     RegistrationQuerySet,
     ResourceQuerySet,
     SubAwardQuerySet,
+    VolunteerMatchQuerySet,
+    VolunteerOfferQuerySet,
 )
 
 # --- Shared library --------------------------------------------------------------------------
@@ -391,3 +394,72 @@ class SubAward(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"sub-award {self.pk} to {self.organization_id}"
+
+
+# --- Volunteers and interns ------------------------------------------------------------------
+
+
+class VolunteerOffer(TimeStampedModel):
+    """Students a university offers (interns, clinics) or expertise a resident offers."""
+
+    class Kind(models.TextChoices):
+        STUDENTS = "students", "University students or interns"
+        EXPERTISE = "expertise", "A resident's expertise"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MATCHED = "matched", "Matched"
+        CLOSED = "closed", "Closed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    offered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=2, choices=STATE_CHOICES)
+    title = models.CharField(max_length=200)
+    skills = models.CharField(max_length=300, help_text="e.g. network scanning, policy writing, phishing training")
+    hours_per_month = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+
+    objects = VolunteerOfferQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LocalNeed(TimeStampedModel):
+    """Help a local government asks for."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    skills = models.CharField(max_length=300)
+    status = models.CharField(max_length=16, choices=VolunteerOffer.Status.choices, default=VolunteerOffer.Status.OPEN)
+
+    objects = LocalNeedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class VolunteerMatch(models.Model):
+    offer = models.ForeignKey(VolunteerOffer, on_delete=models.CASCADE, related_name="matches")
+    need = models.ForeignKey(LocalNeed, on_delete=models.CASCADE, related_name="matches")
+    matched_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = VolunteerMatchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["offer", "need"], name="volunteer_match_once")]
+
+    def __str__(self) -> str:
+        return f"offer {self.offer_id} for need {self.need_id}"

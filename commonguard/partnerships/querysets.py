@@ -129,3 +129,58 @@ class SubAwardQuerySet(models.QuerySet):
             | Q(program__administrator_id__in=viewer.org_ids)
             | Q(program__state__in=viewer.staff_states)
         )
+
+
+class VolunteerOfferQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> VolunteerOfferQuerySet:
+        """An offer (and who made it) is read by the person offering, their organisation's members, the
+        state staff of its state (the liaison matches), the local government it was matched to, and the
+        operator."""
+        from commonguard.partnerships.models import VolunteerMatch
+
+        viewer = viewer_for(user)
+        if not viewer.is_vetted:
+            return self.none()
+        if viewer.is_operator:
+            return self.all()
+        matched = Exists(
+            VolunteerMatch.objects.filter(offer_id=OuterRef("pk"), need__organization_id__in=list(viewer.org_ids))
+        )
+        return self.filter(
+            Q(offered_by_id=viewer.user_id)
+            | Q(organization_id__in=viewer.org_ids)
+            | Q(state__in=viewer.staff_states)
+            | matched
+        )
+
+
+class LocalNeedQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> LocalNeedQuerySet:
+        """A local government's need is read by its members, the state staff of its state, whoever was
+        matched to it, and the operator."""
+        from commonguard.partnerships.models import VolunteerMatch
+
+        viewer = viewer_for(user)
+        if not viewer.is_vetted:
+            return self.none()
+        if viewer.is_operator:
+            return self.all()
+        matched = Exists(
+            VolunteerMatch.objects.filter(need_id=OuterRef("pk")).filter(
+                Q(offer__offered_by_id=viewer.user_id) | Q(offer__organization_id__in=list(viewer.org_ids))
+            )
+        )
+        return self.filter(
+            Q(organization_id__in=viewer.org_ids) | Q(organization__state__in=viewer.staff_states) | matched
+        )
+
+
+class VolunteerMatchQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> VolunteerMatchQuerySet:
+        """A match is read by whoever may read both its offer and its need."""
+        from commonguard.partnerships.models import LocalNeed, VolunteerOffer
+
+        return self.filter(
+            offer__in=VolunteerOffer.objects.visible_to(user).values("pk"),
+            need__in=LocalNeed.objects.visible_to(user).values("pk"),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -213,3 +214,34 @@ def pass_through(program: GrantProgram) -> PassThrough:
         unknown_population=unknown,
         match_shortfalls=shortfalls,
     )
+
+
+# --- Volunteers ------------------------------------------------------------------------------
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.split(r"[^a-z0-9]+", text.lower()) if len(w) > 2}
+
+
+def match_suggestions(*, user: Any) -> list[tuple[Any, list[Any]]]:
+    """For a liaison: each open need of their state with the open offers sharing a skill word, most
+    overlap first. Offers and needs are read through their own rules."""
+    from commonguard.partnerships.models import LocalNeed, VolunteerOffer
+
+    viewer = viewer_for(user)
+    if not viewer.liaison_states:
+        return []
+    offers = list(
+        VolunteerOffer.objects.visible_to(user)
+        .filter(status="open", state__in=viewer.liaison_states)
+        .select_related("organization", "offered_by")
+    )
+    needs = LocalNeed.objects.visible_to(user).filter(status="open", organization__state__in=viewer.liaison_states)
+    result = []
+    for need in needs.select_related("organization"):
+        wanted = _words(need.skills)
+        scored = sorted(
+            ((len(wanted & _words(o.skills)), o) for o in offers), key=lambda pair: (-pair[0], pair[1].title)
+        )
+        result.append((need, [o for score, o in scored if score > 0]))
+    return result

@@ -31,6 +31,7 @@ from commonguard.partnerships.models import (
     Goal,
     GrantProgram,
     Initiative,
+    LocalNeed,
     Milestone,
     Partner,
     ProgressNote,
@@ -40,6 +41,8 @@ from commonguard.partnerships.models import (
     ResourceUse,
     SubAward,
     Tag,
+    VolunteerMatch,
+    VolunteerOffer,
 )
 from commonguard.partnerships.uploads import max_bytes, safe_download_name, sniff
 from commonguard.sharing.models import SharingGroup
@@ -719,3 +722,104 @@ def sub_award_save(
         target=award,
     )
     return award
+
+
+# --- Volunteers and interns ------------------------------------------------------------------
+
+
+@transaction.atomic
+def volunteer_offer_create(
+    *, actor: User, organization: Organization, kind: str, title: str, skills: str, hours_per_month: int
+) -> VolunteerOffer:
+    """A vetted person offers students (for a university) or their own expertise."""
+    _acting_org(actor, organization, "offer help")
+    errors = {}
+    if kind not in VolunteerOffer.Kind.values:
+        errors["kind"] = "Choose what is offered."
+    if kind == VolunteerOffer.Kind.STUDENTS and organization.kind != Organization.Kind.UNIVERSITY:
+        errors["kind"] = "Students are offered by a university."
+    if not title.strip():
+        errors["title"] = "Say what is offered."
+    if not skills.strip():
+        errors["skills"] = "Name the skills offered."
+    if hours_per_month < 1:
+        errors["hours_per_month"] = "At least one hour a month."
+    if errors:
+        raise ValidationError(errors)
+    offer = VolunteerOffer.objects.create(
+        kind=kind,
+        offered_by=actor,
+        organization=organization,
+        state=organization.state,
+        title=title.strip(),
+        skills=skills.strip(),
+        hours_per_month=hours_per_month,
+    )
+    audit_record(
+        actor=actor,
+        action="volunteer.offer",
+        summary=f"Offered “{offer.title}”",
+        organization=organization,
+        target=offer,
+    )
+    return offer
+
+
+@transaction.atomic
+def local_need_create(
+    *, actor: User, organization: Organization, title: str, description: str, skills: str
+) -> LocalNeed:
+    """A member of a local government asks for help."""
+    _acting_org(actor, organization, "ask for help")
+    errors = {}
+    if not organization.is_local_government:
+        errors["organization"] = "Needs are posted for a local government."
+    if not title.strip():
+        errors["title"] = "Say what help is needed."
+    if not skills.strip():
+        errors["skills"] = "Name the skills needed."
+    if errors:
+        raise ValidationError(errors)
+    need = LocalNeed.objects.create(
+        organization=organization,
+        posted_by=actor,
+        title=title.strip(),
+        description=description.strip(),
+        skills=skills.strip(),
+    )
+    audit_record(
+        actor=actor,
+        action="volunteer.need",
+        summary=f"Asked for “{need.title}”",
+        organization=organization,
+        target=need,
+    )
+    return need
+
+
+@transaction.atomic
+def volunteer_match(*, actor: User, offer: VolunteerOffer, need: LocalNeed, note: str = "") -> VolunteerMatch:
+    """A state liaison matches an open offer to an open need of the same state; both sides are e-mailed."""
+    if offer.state not in viewer_for(actor).liaison_states or need.organization.state != offer.state:
+        raise PermissionDenied("Only a state liaison of the offer's and the need's state can match them.")
+    if offer.status != VolunteerOffer.Status.OPEN or need.status != VolunteerOffer.Status.OPEN:
+        raise ValidationError("Both the offer and the need must still be open.")
+    match = VolunteerMatch.objects.create(offer=offer, need=need, matched_by=actor, note=note.strip())
+    VolunteerOffer.objects.filter(pk=offer.pk).update(status=VolunteerOffer.Status.MATCHED)
+    LocalNeed.objects.filter(pk=need.pk).update(status=VolunteerOffer.Status.MATCHED)
+    audit_record(
+        actor=actor,
+        action="volunteer.match",
+        summary=f"Matched “{offer.title}” to {need.organization.name}: “{need.title}”",
+        organization=need.organization,
+        target=match,
+    )
+    recipients = [offer.offered_by.email, need.posted_by.email]
+    subject = f"Volunteer match: {offer.title} for {need.organization.name}"
+    body = (
+        f"The state liaison matched “{offer.title}” ({offer.offered_by.full_name}, {offer.organization.name}) "
+        f"to “{need.title}” at {need.organization.name}.\n{note.strip()}\n"
+        "Please get in touch with each other; the liaison follows up."
+    )
+    transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
+    return match

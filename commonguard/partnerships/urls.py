@@ -21,4 +21,5 @@ urlpatterns = [
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar-feed"),
     path("grants/", views.grant_list, name="grants"),
     path("grants/<int:pk>/", views.grant_detail, name="grant"),
+    path("volunteers/", views.volunteers, name="volunteers"),
 ]

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,12 +24,15 @@ from commonguard.partnerships.models import (
     Event,
     GrantProgram,
     Initiative,
+    LocalNeed,
     Milestone,
     Registration,
     Resource,
     ResourceComment,
     ResourceUse,
     SubAward,
+    VolunteerMatch,
+    VolunteerOffer,
 )
 from commonguard.partnerships.uploads import Sniffed
 from commonguard.web.decorators import vetted_required
@@ -636,3 +640,77 @@ def grant_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "form": form,
     }
     return render(request, "partnerships/grant_detail.html", context, status=status)
+
+
+# --- Volunteers and interns ------------------------------------------------------------------
+
+
+@vetted_required
+def volunteers(request: AuthedRequest) -> HttpResponse:
+    viewer = viewer_for(request.user)
+    action = request.POST.get("action") if request.method == "POST" else None
+    orgs = _my_orgs(request)
+    local_orgs = [
+        (pk, name)
+        for pk, name in orgs
+        if Organization.objects.filter(pk=pk, kind__in=Organization.LOCAL_GOVERNMENT_KINDS).exists()
+    ]
+    offer_form = f.OfferForm(request.POST if action == "offer" else None, orgs=orgs)
+    need_form = f.NeedForm(request.POST if action == "need" else None, orgs=local_orgs) if local_orgs else None
+    status = 200
+    if request.method == "POST":
+        try:
+            if action == "offer" and offer_form.is_valid():
+                data = offer_form.cleaned_data
+                services.volunteer_offer_create(
+                    actor=request.user,
+                    organization=_org(request, data["organization"]),
+                    kind=data["kind"],
+                    title=data["title"],
+                    skills=data["skills"],
+                    hours_per_month=data["hours_per_month"],
+                )
+                messages.success(request, "Thank you: the state liaison will match your offer to a local need.")
+                return redirect("partnerships:volunteers")
+            if action == "need" and need_form is not None and need_form.is_valid():
+                data = need_form.cleaned_data
+                services.local_need_create(
+                    actor=request.user,
+                    organization=_org(request, data["organization"]),
+                    title=data["title"],
+                    description=data["description"],
+                    skills=data["skills"],
+                )
+                messages.success(request, "Your request is with the state liaison.")
+                return redirect("partnerships:volunteers")
+            if action == "match":
+                offer = _one(VolunteerOffer.objects.visible_to(request.user), int(request.POST.get("offer", 0) or 0))
+                need = _one(
+                    LocalNeed.objects.visible_to(request.user).select_related("organization"),
+                    int(request.POST.get("need", 0) or 0),
+                )
+                services.volunteer_match(actor=request.user, offer=offer, need=need, note=request.POST.get("note", ""))
+                messages.success(request, f"Matched “{offer.title}” to {need.organization.name}.")
+                return redirect("partnerships:volunteers")
+            status = 400
+        except (ValidationError, PermissionDenied) as exc:
+            target = {"offer": offer_form, "need": need_form}.get(action or "")
+            if target is None:
+                messages.error(request, error_text(exc))
+                return redirect("partnerships:volunteers")
+            apply_validation_error(target, exc)
+            status = 400
+    offers = VolunteerOffer.objects.visible_to(request.user).select_related("organization", "offered_by")
+    needs = LocalNeed.objects.visible_to(request.user).select_related("organization")
+    context = {
+        "offer_form": offer_form,
+        "need_form": need_form,
+        "my_offers": offers.filter(Q(offered_by=request.user) | Q(organization_id__in=viewer.org_ids)),
+        "my_needs": needs.filter(organization_id__in=viewer.org_ids),
+        "suggestions": selectors.match_suggestions(user=request.user),
+        "matches": VolunteerMatch.objects.visible_to(request.user).select_related(
+            "offer__organization", "need__organization", "offer__offered_by"
+        )[:50],
+        "is_liaison": bool(viewer.liaison_states),
+    }
+    return render(request, "partnerships/volunteers.html", context, status=status)

@@ -210,6 +210,17 @@ def content(hub: Hub, settings: Any, tmp_path: Any) -> dict[str, Any]:
         status="active",
         self_assessment_done=True,
     )
+    services.local_need_create(
+        actor=hub.member, organization=hub.ingham, title="Outside scan", description="", skills="vulnerability scanning"
+    )
+    services.volunteer_offer_create(
+        actor=hub.liaison,
+        organization=hub.state_it,
+        kind="expertise",
+        title="Scanning help",
+        skills="vulnerability scanning",
+        hours_per_month=4,
+    )
     return {"resource": resource, "initiative": initiative, "event": event, "program": program}
 
 
@@ -231,6 +242,8 @@ def content(hub: Hub, settings: Any, tmp_path: Any) -> dict[str, Any]:
         ("calendar", "member", "/partnerships/calendar/"),
         ("grants", "liaison", "/partnerships/grants/"),
         ("grant", "liaison", "program"),
+        ("volunteers-liaison", "liaison", "/partnerships/volunteers/"),
+        ("volunteers-member", "member", "/partnerships/volunteers/"),
     ],
 )
 def test_partnerships_pages_have_no_axe_violations(
