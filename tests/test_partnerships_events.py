@@ -182,3 +182,35 @@ def test_a_removed_member_s_calendar_feed_shows_nothing(world, as_persona):
     response = Client().get(f"/partnerships/calendar/{token}.ics")
     assert response.status_code == 200
     assert Calendar.from_ical(response.content).walk("VEVENT") == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_people_racing_for_the_last_place_get_one_place_and_one_waiting_list(world):
+    import threading
+
+    from django.db import connection
+
+    event = make_event(world, capacity=1)
+    barrier = threading.Barrier(3)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def register(name: str, org: Any) -> None:
+        try:
+            barrier.wait()
+            results.append(services.event_register(actor=world[name], event=event, organization=org).status)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    people = [("ingham_member", world.ingham), ("washtenaw_member", world.washtenaw), ("lansing_member", world.lansing)]
+    threads = [threading.Thread(target=register, args=person) for person in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert sorted(results) == ["registered", "waitlisted", "waitlisted"]
+    assert Registration.objects.filter(event=event, status="registered").count() == 1
