@@ -337,3 +337,19 @@ def test_postgres_full_text_search_ranks_title_matches_first_and_stems(world):
     secret = {"recipient_people": [world["ingham_admin"]]}
     make_resource(world, title="Incident response secrets", tlp=TLP.RED, data=secret)
     assert "Incident response secrets" not in [r.title for r in selectors.resource_search(user=user, query="incident")]
+
+
+def test_the_api_lists_only_readable_resources_and_hides_others_like_absent(world, as_persona):
+    green = make_resource(world, title="MFA guide", data={"csf_categories": ["PR.AA"]})
+    red = make_resource(world, tlp=TLP.RED, title="Secret", data={"recipient_people": [world["washtenaw_member"]]})
+    client = as_persona("lansing_member")
+    listing = client.get("/api/v1/library/?csf=PR.AA").json()
+    assert [r["title"] for r in listing["results"]] == ["MFA guide"]
+    assert listing["results"][0]["csf_categories"] == ["PR.AA"]
+    hidden = client.get(f"/api/v1/library/{red.pk}/")
+    absent = client.get("/api/v1/library/987654/")
+    assert hidden.status_code == absent.status_code == 404
+    assert hidden.json() == absent.json()
+    assert client.get(f"/api/v1/library/{green.pk}/").status_code == 200
+    assert as_persona("washtenaw_member").get(f"/api/v1/library/{red.pk}/").status_code == 200
+    assert as_persona("anonymous").get("/api/v1/library/").status_code in {401, 403}

@@ -316,3 +316,11 @@ def test_only_state_staff_set_up_programmes(world, as_persona):
             administrator=world.ingham,
         )
     assert as_persona("ingham_admin").post("/partnerships/grants/", {"name": "x"}).status_code == 403
+
+
+def test_the_api_shows_pass_through_figures(world, program, as_persona):
+    _award(world, program, world.ingham, "850000", match="255000")
+    data = as_persona("washtenaw_member").get(f"/api/v1/grant-programs/{program.pk}/").json()
+    assert data["pass_through"]["local_percent"] == "85.0"
+    assert data["pass_through"]["local_ok"] is True
+    assert data["pass_through"]["rural_ok"] is False

@@ -11,6 +11,7 @@ from commonguard.core import apis as core_apis
 from commonguard.feeds import apis as feeds_apis
 from commonguard.interop import apis as interop_apis
 from commonguard.orgs import apis as orgs_apis
+from commonguard.partnerships import apis as partnerships_apis
 from commonguard.sharing import apis as sharing_apis
 from commonguard.sharing import channel_apis, lookup_apis, recipient_apis
 
@@ -29,6 +30,8 @@ router.register("indicators", sharing_apis.IndicatorViewSet, basename="indicator
 router.register("sharing-groups", sharing_apis.SharingGroupViewSet, basename="sharing-group")
 router.register("webhooks", channel_apis.WebhookViewSet, basename="webhook")
 router.register("feeds", feeds_apis.FeedViewSet, basename="feed")
+router.register("library", partnerships_apis.ResourceViewSet, basename="library-resource")
+router.register("grant-programs", partnerships_apis.GrantProgramViewSet, basename="grant-program")
 
 app_name = "api"
 urlpatterns = [
