@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
@@ -353,3 +354,9 @@ def test_the_api_lists_only_readable_resources_and_hides_others_like_absent(worl
     assert client.get(f"/api/v1/library/{green.pk}/").status_code == 200
     assert as_persona("washtenaw_member").get(f"/api/v1/library/{red.pk}/").status_code == 200
     assert as_persona("anonymous").get("/api/v1/library/").status_code in {401, 403}
+
+
+def test_red_cannot_name_someone_who_is_not_vetted(world):
+    with pytest.raises(ValidationError, match=re.escape("Not vetted members of the hub: unvetted@example.test")):
+        make_resource(world, tlp=TLP.RED, data={"recipient_people": [world["unvetted"]]})
+    assert not Resource.objects.exists()

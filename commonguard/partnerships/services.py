@@ -102,6 +102,9 @@ def _clean_resource(data: ResourceInput, upload: UploadedFile | None) -> dict[st
         errors["recipient_orgs"] = "TLP:AMBER needs at least one organisation or sharing group (yours is included)."
     if data.tlp == TLP.RED and not data.recipient_people:
         errors["recipient_people"] = "TLP:RED needs at least one person named."
+    not_vetted = [p.email for p in data.recipient_people if not viewer_for(p).is_vetted]
+    if data.tlp == TLP.RED and not_vetted:
+        errors["recipient_people"] = "Not vetted members of the hub: " + ", ".join(not_vetted[:10])
     if len(data.tags) > MAX_TAGS:
         errors["tags"] = f"At most {MAX_TAGS} tags."
     bad = [c for c in data.csf_categories if not CSF_CATEGORY.match(c)]
