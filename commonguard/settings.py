@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "commonguard.feeds",
     "commonguard.incidents",
     "commonguard.statutes",
+    "commonguard.partnerships",
     "commonguard.api",
     "commonguard.web",
 ]

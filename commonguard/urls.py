@@ -14,6 +14,7 @@ urlpatterns = [
     path("lookup/", include("commonguard.sharing.lookup_urls")),
     path("feeds/", include("commonguard.feeds.urls")),
     path("incidents/", include("commonguard.incidents.urls")),
+    path("partnerships/", include("commonguard.partnerships.urls")),
     path("audit/", include("commonguard.core.urls")),
     path("statutes/", include("commonguard.statutes.urls")),
     path("api/", include("commonguard.api.urls")),

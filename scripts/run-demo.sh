@@ -44,7 +44,10 @@ FEEDS=$!
 # Reporting deadlines: reminders at half-time and two hours before, OVERDUE after (every minute).
 $PY manage.py obligations_tick --every 60 >var/obligations.log 2>&1 &
 CLOCKS=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS 2>/dev/null || true' EXIT INT TERM
+# E-mails event reminders the day before (partnerships), every 15 minutes.
+$PY manage.py event_reminders --every 900 >var/event-reminders.log 2>&1 &
+REMINDERS=$!
+trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS $REMINDERS 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 

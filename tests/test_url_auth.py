@@ -12,7 +12,15 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # Pages anyone may open: signing in, creating an account, the load-balancer probe.
 # The e-mail unsubscribe link works without signing in: its signed token names the person (tested
 # in test_channels.py).
-PUBLIC = {"accounts:login", "accounts:register", "healthz", "admin:login", "admin:logout", "sharing:unsubscribe"}
+PUBLIC = {
+    "accounts:login",
+    "accounts:register",
+    "healthz",
+    "admin:login",
+    "admin:logout",
+    "sharing:unsubscribe",
+    "partnerships:calendar-feed",
+}
 
 
 def _walk(patterns: list, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:

@@ -12,6 +12,7 @@ from commonguard.feeds import apis as feeds_apis
 from commonguard.incidents import apis as incidents_apis
 from commonguard.interop import apis as interop_apis
 from commonguard.orgs import apis as orgs_apis
+from commonguard.partnerships import apis as partnerships_apis
 from commonguard.sharing import apis as sharing_apis
 from commonguard.sharing import channel_apis, lookup_apis, recipient_apis
 
@@ -31,6 +32,8 @@ router.register("sharing-groups", sharing_apis.SharingGroupViewSet, basename="sh
 router.register("webhooks", channel_apis.WebhookViewSet, basename="webhook")
 router.register("feeds", feeds_apis.FeedViewSet, basename="feed")
 router.register("incident-reports", incidents_apis.IncidentReportViewSet, basename="incident-report")
+router.register("library", partnerships_apis.ResourceViewSet, basename="library-resource")
+router.register("grant-programs", partnerships_apis.GrantProgramViewSet, basename="grant-program")
 
 app_name = "api"
 urlpatterns = [

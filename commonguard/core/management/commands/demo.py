@@ -26,6 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from commonguard.demo import DEMO_PASSWORD, seed_demo_alerts, seed_demo_people
+        from commonguard.partnerships.demo import seed_demo as seed_demo_partnerships
 
         try:
             state = state_by_postal(options["state"])
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         from commonguard.incidents.demo import seed_demo as seed_incidents
 
         self.stdout.write(f"Demo incident reports: {seed_incidents(state)} added.")
+        self.stdout.write(f"Demo partnerships: {seed_demo_partnerships(state)}")
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
         self._import_kev()
