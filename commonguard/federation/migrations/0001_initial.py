@@ -5,95 +5,179 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orgs', '0002_directory_search_index'),
-        ('sharing', '0009_delivery_due_in_order'),
+        ("orgs", "0002_directory_search_index"),
+        ("sharing", "0009_delivery_due_in_order"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tombstone',
+            name="Tombstone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('alert_uuid', models.UUIDField(unique=True)),
-                ('origin_hub', models.CharField(max_length=200)),
-                ('path', models.JSONField(default=list)),
-                ('modified', models.CharField(max_length=40)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("alert_uuid", models.UUIDField(unique=True)),
+                ("origin_hub", models.CharField(max_length=200)),
+                ("path", models.JSONField(default=list)),
+                ("modified", models.CharField(max_length=40)),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Peer',
+            name="Peer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('url', models.URLField(help_text='Base URL of the peer hub, e.g. https://hub.oh.example')),
-                ('token', models.CharField(max_length=200)),
-                ('token_digest', models.CharField(editable=False, max_length=64, unique=True)),
-                ('hub_id', models.CharField(blank=True, help_text="The peer's own hub id, learned when it answers.", max_length=200)),
-                ('community', models.BooleanField(default=False, help_text='Part of the community: TLP:GREEN alerts go there.')),
-                ('enabled', models.BooleanField(default=True)),
-                ('push', models.BooleanField(default=True, help_text='Send changes as they happen (else the peer pulls them).')),
-                ('pull', models.BooleanField(default=True, help_text="Pull the peer's changes on a schedule.")),
-                ('pull_interval', models.FloatField(default=60, help_text='Seconds between pulls.')),
-                ('cursor', models.BigIntegerField(default=0, help_text='The last change pulled from the peer (its `seq`).')),
-                ('last_pull_at', models.DateTimeField(blank=True, null=True)),
-                ('next_pull_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('amber_organizations', models.ManyToManyField(blank=True, help_text='Organisations of this hub that read the TLP:AMBER alerts this peer sends.', related_name='+', to='orgs.organization')),
-                ('organization', models.OneToOneField(help_text='Author of its alerts.', on_delete=django.db.models.deletion.PROTECT, related_name='federation_peer', to='orgs.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("url", models.URLField(help_text="Base URL of the peer hub, e.g. https://hub.oh.example")),
+                ("token", models.CharField(max_length=200)),
+                ("token_digest", models.CharField(editable=False, max_length=64, unique=True)),
+                (
+                    "hub_id",
+                    models.CharField(
+                        blank=True, help_text="The peer's own hub id, learned when it answers.", max_length=200
+                    ),
+                ),
+                (
+                    "community",
+                    models.BooleanField(default=False, help_text="Part of the community: TLP:GREEN alerts go there."),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "push",
+                    models.BooleanField(
+                        default=True, help_text="Send changes as they happen (else the peer pulls them)."
+                    ),
+                ),
+                ("pull", models.BooleanField(default=True, help_text="Pull the peer's changes on a schedule.")),
+                ("pull_interval", models.FloatField(default=60, help_text="Seconds between pulls.")),
+                (
+                    "cursor",
+                    models.BigIntegerField(default=0, help_text="The last change pulled from the peer (its `seq`)."),
+                ),
+                ("last_pull_at", models.DateTimeField(blank=True, null=True)),
+                ("next_pull_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "amber_organizations",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Organisations of this hub that read the TLP:AMBER alerts this peer sends.",
+                        related_name="+",
+                        to="orgs.organization",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.OneToOneField(
+                        help_text="Author of its alerts.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="federation_peer",
+                        to="orgs.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Received',
+            name="Received",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('origin_hub', models.CharField(max_length=200)),
-                ('path', models.JSONField(default=list)),
-                ('origin_modified', models.CharField(max_length=40)),
-                ('received_at', models.DateTimeField(auto_now=True)),
-                ('alert', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='federation_received', to='sharing.alert')),
-                ('peer', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='federation.peer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("origin_hub", models.CharField(max_length=200)),
+                ("path", models.JSONField(default=list)),
+                ("origin_modified", models.CharField(max_length=40)),
+                ("received_at", models.DateTimeField(auto_now=True)),
+                (
+                    "alert",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="federation_received",
+                        to="sharing.alert",
+                    ),
+                ),
+                (
+                    "peer",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="federation.peer"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Change',
+            name="Change",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('alert_uuid', models.UUIDField(db_index=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('retry', 'Waiting to retry'), ('sent', 'Sent'), ('refused', 'Refused by the peer'), ('skipped', 'Not pushed (pull only)')], default='pending', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('claim', models.CharField(blank=True, max_length=32)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('alert', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='federation_changes', to='sharing.alert')),
-                ('peer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='federation.peer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("alert_uuid", models.UUIDField(db_index=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("retry", "Waiting to retry"),
+                            ("sent", "Sent"),
+                            ("refused", "Refused by the peer"),
+                            ("skipped", "Not pushed (pull only)"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("claim", models.CharField(blank=True, max_length=32)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="federation_changes",
+                        to="sharing.alert",
+                    ),
+                ),
+                (
+                    "peer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="changes", to="federation.peer"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['peer', 'status', 'id'], name='fed_change_due'), models.Index(fields=['peer', 'id'], name='fed_change_seq')],
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(fields=["peer", "status", "id"], name="fed_change_due"),
+                    models.Index(fields=["peer", "id"], name="fed_change_seq"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AlertPeer',
+            name="AlertPeer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='federation_peers', to='sharing.alert')),
-                ('peer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='federation.peer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="federation_peers", to="sharing.alert"
+                    ),
+                ),
+                (
+                    "peer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="federation.peer"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('alert', 'peer'), name='alert_peer_unique')],
+                "constraints": [models.UniqueConstraint(fields=("alert", "peer"), name="alert_peer_unique")],
             },
         ),
     ]
