@@ -1,7 +1,8 @@
 """Drive a second CommonGuard hub (its own process and database) from a test or a benchmark:
 `python -m tests.hub_control ACTION JSON` runs one action on the hub named by the environment
 (DATABASE_URL or COMMONGUARD_SQLITE_PATH, COMMONGUARD_HUB_ID) and prints its result as JSON on the
-last line. The actions use the hub's real services, as a person or the scheduler would."""
+last line (or, with `--serve`, answers actions line by line). The actions use the hub's real
+services, as a person or the scheduler would."""
 
 from __future__ import annotations
 
@@ -161,14 +162,42 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-ACTIONS = {f.__name__: f for f in (seed, peer, publish, change, visible, held, run)}
+def changes(args: dict[str, Any]) -> dict[str, Any]:
+    """The outbox: (peer, alert uuid, status, last error) per row."""
+    from commonguard.federation.models import Change
+
+    return {
+        "rows": [
+            [c.peer.name, str(c.alert_uuid), c.status, c.last_error]
+            for c in Change.objects.select_related("peer").order_by("pk")
+        ]
+    }
+
+
+ACTIONS = {f.__name__: f for f in (seed, peer, publish, change, visible, held, run, changes)}
 
 
 def main() -> None:
+    """`ACTION JSON`: one action. `--serve`: one action per line on stdin (`ACTION JSON`), one JSON
+    answer per line on stdout (`{"error": ...}` when the action failed), until stdin closes."""
     _setup()
-    action, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"
-    result = ACTIONS[action](json.loads(raw))
-    sys.stdout.write(json.dumps(result) + "\n")
+    if sys.argv[1] != "--serve":
+        action, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"
+        sys.stdout.write(json.dumps(ACTIONS[action](json.loads(raw))) + "\n")
+        return
+    from django.db import close_old_connections
+
+    for line in sys.stdin:
+        action, _, raw = line.strip().partition(" ")
+        try:
+            answer = ACTIONS[action](json.loads(raw or "{}"))
+        except Exception as exc:  # reported to the caller, which fails the test with it
+            import traceback
+
+            answer = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-2000:]}
+        close_old_connections()
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

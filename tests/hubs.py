@@ -52,21 +52,39 @@ def migrated_template(directory: Path) -> Path:
 
 
 class Hub:
+    """A hub's URL and a control process on its database (`tests/hub_control.py --serve`)."""
+
     def __init__(self, hub_id: str, db: Path, url: str) -> None:
         self.hub_id, self.db, self.url = hub_id, db, url
+        self.control = subprocess.Popen(
+            [sys.executable, "-m", "tests.hub_control", "--serve"],
+            env=_env(db, hub_id),
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def call(self, action: str, **args: Any) -> Any:
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.hub_control", action, json.dumps(args)],
-            env=_env(self.db, self.hub_id),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{self.hub_id} {action} failed:\n{done.stderr[-3000:]}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        assert self.control.stdin is not None and self.control.stdout is not None
+        self.control.stdin.write(f"{action} {json.dumps(args)}\n")
+        self.control.stdin.flush()
+        line = self.control.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.hub_id}: the control process ended")
+        answer = json.loads(line)
+        if isinstance(answer, dict) and "error" in answer and "trace" in answer:
+            raise RuntimeError(f"{self.hub_id} {action} failed: {answer['error']}\n{answer['trace']}")
+        return answer
+
+    def close(self) -> None:
+        if self.control.stdin:
+            self.control.stdin.close()
+        try:
+            self.control.wait(10)
+        except subprocess.TimeoutExpired:
+            self.control.kill()
+            self.control.wait(10)
 
 
 @contextmanager
@@ -88,9 +106,11 @@ def hub_process(hub_id: str, template: Path, directory: Path) -> Iterator[Hub]:
                 break
         except httpx.HTTPError:
             time.sleep(0.2)
+    hub = Hub(hub_id, db, base)
     try:
-        yield Hub(hub_id, db, base)
+        yield hub
     finally:
+        hub.close()
         server.terminate()
         try:
             server.wait(10)

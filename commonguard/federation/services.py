@@ -39,7 +39,7 @@ FIELDS = "x_commonguard_alert"
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF = 300.0
 MAX_PATH = 32
-TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)  # a busy hub answers slowly: better than a retry
 PAGE = 100
 
 
