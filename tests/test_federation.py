@@ -24,6 +24,7 @@ from commonguard.federation.services import (
     bundle_for,
     changes_page,
     peer_save,
+    pull,
     receive,
     report_id,
 )
@@ -408,3 +409,160 @@ def test_peer_configuration_is_checked(world):
     assert peer.url == "https://hub.oh.example" and len(token) > 30 and peer.organization.status == "approved"
     again, token2 = peer_save(actor=None, name="Ohio", url="https://hub.oh.example", community=True)
     assert again.pk == peer.pk and token2 == "" and again.token == token and again.community
+
+
+# --- Bad peers: down, 500, invalid answers (a real HTTP server on loopback) --------------------
+
+
+class FakePeer:
+    """A real HTTP server answering what the test says: `changes` (status, body) for the pull
+    endpoint, `inbox` (status, body) for the push endpoint; it records the bundles pushed to it."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        fake = self
+        self.changes: tuple[int, bytes] = (200, b'{"changes": [], "next": 0, "more": false}')
+        self.inbox: tuple[int, bytes] = (200, b'{"result": "created"}')
+        self.pushed: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._answer(*fake.changes)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                fake.pushed.append(json.loads(self.rfile.read(length)))
+                self._answer(*fake.inbox)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_peer() -> Any:
+    fake = FakePeer()
+    yield fake
+    fake.close()
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_peer_that_is_down_or_fails_keeps_the_changes_for_later(world, fake_peer):
+    from commonguard.federation.services import LEASE, _claim, push_pending
+
+    down, _ = peer_save(actor=None, name="Down", url=_closed_port_url(), community=True)
+    failing, _ = peer_save(actor=None, name="Failing", url=fake_peer.url, community=True)
+    fake_peer.inbox = (500, b"<html>oops</html>")
+    alert = publish(world, TLP.GREEN)
+    assert push_pending(down) == {"sent": 0, "retry": 1, "refused": 0}
+    assert push_pending(failing) == {"sent": 0, "retry": 1, "refused": 0}
+    row = Change.objects.get(peer=down)
+    assert row.status == Change.Status.RETRY and row.attempts == 1 and "Connect" in row.last_error
+    assert Change.objects.get(peer=failing).last_error.startswith("500")
+    assert push_pending(failing) == {"sent": 0, "retry": 0, "refused": 0}  # backing off
+    # The peer recovers; the row is due again: sent.
+    fake_peer.inbox = (200, b'{"result": "created"}')
+    Change.objects.filter(peer=failing).update(next_attempt_at=timezone_now())
+    assert push_pending(failing) == {"sent": 1, "retry": 0, "refused": 0}
+    assert rep(fake_peer.pushed[-1])[FIELDS]["uuid"] == str(alert.uuid)
+    # A worker that died holding rows: the claim expires and they are sent again.
+    update = AlertInput(title="v2", summary=alert.summary, category=alert.category, tlp=TLP.GREEN)
+    alert_update(actor=world["ingham_member"], alert=alert, data=update)
+    assert len(_claim(failing, 10)) == 1  # ...and then the worker dies
+    assert push_pending(failing)["sent"] == 0
+    Change.objects.filter(peer=failing, status=Change.Status.SENDING).update(claimed_at=timezone_now() - LEASE * 2)
+    assert push_pending(failing)["sent"] == 1 and rep(fake_peer.pushed[-1])[FIELDS]["title"] == "v2"
+    # A peer that refuses the bundle (4xx): not retried forever, the reason kept.
+    fake_peer.inbox = (422, b'{"error": {"message": "no AMBER readers"}}')
+    alert_update(actor=world["ingham_member"], alert=alert, data=replace_title(update, "v3"))
+    assert push_pending(failing) == {"sent": 0, "retry": 0, "refused": 1}
+    assert "no AMBER readers" in Change.objects.filter(peer=failing).latest("pk").last_error
+
+
+def timezone_now() -> Any:
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def replace_title(data: AlertInput, title: str) -> AlertInput:
+    from dataclasses import replace
+
+    return replace(data, title=title)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, b"<html>Internal error</html>"),
+        (200, b"{not json"),
+        (200, b'{"changes": "nope", "next": 0}'),
+        (200, b'{"changes": [{"seq": 0, "bundle": {}}], "next": 0}'),
+        (401, b'{"error": {"message": "who are you"}}'),
+    ],
+)
+def test_pulling_a_bad_answer_stores_nothing_and_keeps_the_cursor(world, fake_peer, status, body):
+    peer, _ = peer_save(actor=None, name="Odd", url=fake_peer.url, community=True)
+    fake_peer.changes = (status, body)
+    alerts = Alert.objects.count()
+    result = pull(peer)
+    peer.refresh_from_db()
+    assert result["error"] and peer.last_error == result["error"] and peer.cursor == 0
+    assert Alert.objects.count() == alerts and not Received.objects.exists()
+
+
+def test_pulling_down_peer(world):
+    peer, _ = peer_save(actor=None, name="Down", url=_closed_port_url(), community=True)
+    result = pull(peer)
+    peer.refresh_from_db()
+    assert "did not answer" in result["error"] and peer.cursor == 0 and peer.next_pull_at is not None
+
+
+def test_a_page_with_an_invalid_bundle_applies_what_comes_before_it_only(world, fake_peer):
+    peer, _ = peer_save(actor=None, name="Half", url=fake_peer.url, community=True)
+    good, good_uuid = received_from_b(world, TLP.GREEN, peer)
+    bad, bad_uuid = received_from_b(world, TLP.GREEN, peer)
+    rep(bad)["created"] = "not a time"
+    after, after_uuid = received_from_b(world, TLP.GREEN, peer)
+    page = {
+        "hub": "hub-b",
+        "changes": [{"seq": 5, "bundle": good}, {"seq": 7, "bundle": bad}, {"seq": 9, "bundle": after}],
+        "next": 9,
+        "more": False,
+    }
+    fake_peer.changes = (200, json.dumps(page).encode())
+    result = pull(peer)
+    peer.refresh_from_db()
+    assert result["created"] == 1 and "Invalid STIX" in result["error"] and peer.cursor == 5
+    assert Alert.objects.filter(uuid=good_uuid).exists()
+    assert not Alert.objects.filter(uuid__in=[bad_uuid, after_uuid]).exists()
+    # Pulled again (the peer fixed it): taken from where it stopped, the good one not repeated.
+    rep(bad)["created"] = rep(good)["created"]
+    page["changes"] = page["changes"][1:]
+    fake_peer.changes = (200, json.dumps(page).encode())
+    result = pull(peer)
+    peer.refresh_from_db()
+    assert result["created"] == 2 and result["error"] == "" and peer.cursor == 9
