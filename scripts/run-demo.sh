@@ -41,7 +41,10 @@ KEV=$!
 # Queues, every minute, the pulls of the feeds whose interval has passed (the worker's bulk queue).
 $PY manage.py feed_pull --due --queue --every 60 >var/feed-pull.log 2>&1 &
 FEEDS=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS 2>/dev/null || true' EXIT INT TERM
+# Federation with peer hubs (none configured in the demo): pulls due peers, pushes what is pending.
+$PY manage.py federation_run --every 2 >var/federation.log 2>&1 &
+FEDERATION=$!
+trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $FEDERATION 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 

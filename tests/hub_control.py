@@ -174,7 +174,14 @@ def changes(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-ACTIONS = {f.__name__: f for f in (seed, peer, publish, change, visible, held, run, changes)}
+def token(args: dict[str, Any]) -> dict[str, Any]:
+    """An API token of a person of this hub (for reading it over its REST API)."""
+    from commonguard.accounts.services import token_create
+
+    return {"token": token_create(actor=_user(args["email"]), name="federation bench")[1]}
+
+
+ACTIONS = {f.__name__: f for f in (seed, peer, publish, change, visible, held, run, changes, token)}
 
 
 def main() -> None:

@@ -27,15 +27,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _env(db: Path, hub_id: str) -> dict[str, str]:
+def _env(db: Path | str, hub_id: str) -> dict[str, str]:
+    """The environment of a hub on `db`: a SQLite file, or a PostgreSQL URL."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(
         COMMONGUARD_DEMO="1",
         COMMONGUARD_PLAIN_STATIC="1",
-        COMMONGUARD_SQLITE_PATH=str(db),
         COMMONGUARD_HUB_ID=hub_id,
         DJANGO_SETTINGS_MODULE="commonguard.settings",
     )
+    if str(db).startswith("postgres"):
+        env["DATABASE_URL"] = str(db)
+    else:
+        env["COMMONGUARD_SQLITE_PATH"] = str(db)
     return env
 
 
@@ -54,11 +58,11 @@ def migrated_template(directory: Path) -> Path:
 class Hub:
     """A hub's URL and a control process on its database (`tests/hub_control.py --serve`)."""
 
-    def __init__(self, hub_id: str, db: Path, url: str) -> None:
+    def __init__(self, hub_id: str, db: Path, url: str, env: dict[str, str] | None = None) -> None:
         self.hub_id, self.db, self.url = hub_id, db, url
         self.control = subprocess.Popen(
             [sys.executable, "-m", "tests.hub_control", "--serve"],
-            env=_env(db, hub_id),
+            env=env or _env(db, hub_id),
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
