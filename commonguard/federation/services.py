@@ -595,6 +595,7 @@ def pull(peer: Peer, client: httpx.Client | None = None, max_pages: int = 50) ->
     transaction: a bad answer or a refused bundle stops the pull there, nothing half-applied, the
     cursor on the last bundle taken."""
     results: dict[str, Any] = {"peer": peer.name, "applied": 0, "error": ""}
+    started = timezone.now()  # the next pull is due `interval` after this one started (fixed rate)
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT)
     try:
@@ -617,9 +618,10 @@ def pull(peer: Peer, client: httpx.Client | None = None, max_pages: int = 50) ->
     finally:
         if own:
             http.close()
-    now = timezone.now()
     Peer.objects.filter(pk=peer.pk).update(
-        last_pull_at=now, next_pull_at=now + timedelta(seconds=peer.pull_interval), last_error=results["error"][:2000]
+        last_pull_at=timezone.now(),
+        next_pull_at=started + timedelta(seconds=peer.pull_interval),
+        last_error=results["error"][:2000],
     )
     return results
 
