@@ -25,7 +25,10 @@ MAX_BODY = 20 * 1024 * 1024
 
 
 def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": status, "message": message}}, status=status)
+    response = JsonResponse({"error": {"code": status, "message": message}}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="CommonGuard federation"'
+    return response
 
 
 def _peer(request: HttpRequest) -> Any:
