@@ -566,3 +566,24 @@ def test_a_page_with_an_invalid_bundle_applies_what_comes_before_it_only(world, 
     result = pull(peer)
     peer.refresh_from_db()
     assert result["created"] == 2 and result["error"] == "" and peer.cursor == 9
+
+
+def test_imported_alerts_stay_home_and_origins_cannot_be_swapped(world):
+    ohio = new_peer("Ohio", community=True)
+    kev = publish(world, TLP.CLEAR)
+    Alert.objects.filter(pk=kev.pk).update(source_key="kev:CVE-2026-0001")
+    kev.refresh_from_db()
+    assert not may_send_now(kev, ohio)
+    bundle, alert_uuid = received_from_b(world, TLP.GREEN, ohio)
+    assert receive(ohio, bundle) == "created"
+    forged = copy.deepcopy(bundle)
+    rep(forged)[FED].update(origin="hub-x", path=["hub-x", "hub-b"], origin_modified="2031-01-01T00:00:00.000Z")
+    with pytest.raises(FederationError) as refused:
+        receive(ohio, forged)
+    assert refused.value.status == 403 and Received.objects.get(alert__uuid=alert_uuid).origin_hub == "hub-b"
+
+
+def may_send_now(alert: Alert, peer: Peer) -> bool:
+    from commonguard.federation.rules import may_send
+
+    return may_send(alert, peer)

@@ -5,7 +5,8 @@ change is written to the outbox and again when it is sent or pulled.
 - TLP:AMBER leaves only to the peers the author named on the alert (`AlertPeer`);
 - TLP:GREEN to the peers configured as part of the community;
 - TLP:CLEAR to every peer;
-- drafts never; an alert never goes back to the peer it came from, nor to a hub it already passed
+- drafts never, nor imported alerts (KEV, feeds, MISP events: each hub imports those itself);
+  an alert never goes back to the peer it came from, nor to a hub it already passed
   through (its provenance path).
 """
 
@@ -37,6 +38,8 @@ def may_send(alert: Any, peer: Any, received: Any = None) -> bool:
 
     if not peer.enabled or alert.status not in alert.LIVE_STATUSES:
         return False
+    if alert.source_key and not alert.source_key.startswith("fed:"):
+        return False  # imports (KEV, feeds, MISP events): every hub imports public sources itself
     label = TLP(alert.tlp)
     if label == TLP.CLEAR:
         allowed = True

@@ -441,6 +441,8 @@ def receive(peer: Peer, bundle: Any) -> str:
     received = Received.objects.filter(alert=existing).first() if existing else None
     if existing is not None and received is None:
         return "ignored"  # this hub's own alert (or a uuid clash): a peer never changes it
+    if received is not None and incoming.origin != received.origin_hub:
+        raise FederationError("This alert came from another origin hub: refused.", 403)
     if Tombstone.objects.filter(alert_uuid=incoming.uuid).exists():
         return "ignored"  # deleted here: never revived by a late copy
     if incoming.deleted:
