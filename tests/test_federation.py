@@ -587,3 +587,25 @@ def may_send_now(alert: Alert, peer: Peer) -> bool:
     from commonguard.federation.rules import may_send
 
     return may_send(alert, peer)
+
+
+def test_the_alert_form_names_peers_for_amber_only(world, as_persona):
+    from tests.test_alert_pages import _compose, _created
+
+    ohio = new_peer("Ohio")
+    new_peer("Indiana", community=True)
+    client = as_persona("ingham_member")
+    page = client.get("/alerts/new/").content.decode()
+    assert "Other states' hubs (TLP:AMBER only)" in page and "Ohio" in page and "Indiana" in page
+    amber = _created(
+        _compose(client, world, tlp="amber", recipient_orgs=[world.washtenaw.pk], federation_peers=[ohio.pk])
+    )
+    assert set(amber.federation_peers.values_list("peer_id", flat=True)) == {ohio.pk}
+    assert rows_for(amber) == {"Ohio"}
+    # The choice means nothing on another label: not kept, nothing sent to the ticked peer.
+    green = _created(_compose(client, world, tlp="green", title="Green one", federation_peers=[ohio.pk]))
+    assert not green.federation_peers.exists() and rows_for(green) == {"Indiana"}
+    # An unknown peer id is a form error, nothing saved.
+    before = Alert.objects.count()
+    response = _compose(client, world, tlp="amber", recipient_orgs=[world.washtenaw.pk], federation_peers=[999999])
+    assert response.status_code == 400 and Alert.objects.count() == before
