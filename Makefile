@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup bench-taxii bench-import bench-publish-import bench-reports clean help
+.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup bench-taxii bench-import bench-publish-import bench-reports bench-federation clean help
 
 help:
 	@echo "make run               build, migrate, seed the demo, serve http://127.0.0.1:8000 with a worker"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-import      import the 51,000 URLhaus + ThreatFox indicators: objects/s, first and again"
 	@echo "make bench-publish-import  publish latency alone vs during a 100,000-indicator feed import"
 	@echo "make bench-reports     200 concurrent incident-report submissions: all stored with obligations, p99"
+	@echo "make bench-federation  hub A to hub B: time until B serves A's alert, by pull (2 s) and by push"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -86,3 +87,5 @@ bench-publish-import: install
 
 bench-reports: install
 	@bash bench/reports/run.sh
+bench-federation: install
+	@bash bench/federation/run.sh

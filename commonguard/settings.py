@@ -30,6 +30,7 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", defaul
 COMMONGUARD_STATE = env.str("COMMONGUARD_STATE", default="MI")
 # Where the shared public data lives (Census, KEV, ATT&CK...). Absent on a user's machine.
 COMMONGUARD_SHARED_DATA = Path(env.str("COMMONGUARD_SHARED_DATA", default=str(BASE_DIR.parent / "shared" / "data")))
+COMMONGUARD_HUB_ID = env.str("COMMONGUARD_HUB_ID", default=f"commonguard-{COMMONGUARD_STATE.lower()}")  # federation
 COMMONGUARD_SITE_URL = env.str("COMMONGUARD_SITE_URL", default="http://127.0.0.1:8000")
 # CISA KEV catalogue import (ADR 16): an http(s) URL or a file path (relative: to the project
 # directory). Default: the shared data's copy when it is there; empty: the import does nothing.
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "commonguard.incidents",
     "commonguard.statutes",
     "commonguard.partnerships",
+    "commonguard.federation",
     "commonguard.api",
     "commonguard.web",
 ]

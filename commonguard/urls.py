@@ -19,6 +19,7 @@ urlpatterns = [
     path("statutes/", include("commonguard.statutes.urls")),
     path("api/", include("commonguard.api.urls")),
     path("taxii2/", include("commonguard.interop.urls")),
+    path("federation/", include("commonguard.federation.urls")),
     path("admin/", admin.site.urls),
     path("healthz", web_views.healthz, name="healthz"),
 ]

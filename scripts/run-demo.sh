@@ -47,7 +47,10 @@ CLOCKS=$!
 # E-mails event reminders the day before (partnerships), every 15 minutes.
 $PY manage.py event_reminders --every 900 >var/event-reminders.log 2>&1 &
 REMINDERS=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS $REMINDERS 2>/dev/null || true' EXIT INT TERM
+# Federation with peer hubs (none configured in the demo): pulls due peers, pushes what is pending.
+$PY manage.py federation_run --every 2 >var/federation.log 2>&1 &
+FEDERATION=$!
+trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS $REMINDERS $FEDERATION 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 

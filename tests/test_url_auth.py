@@ -72,6 +72,9 @@ def test_every_url_needs_sign_in(client, db, route, name):
         if url.startswith("/taxii2/"):  # TAXII: a 401 with a challenge, as a TAXII error resource
             assert response.status_code == 401, f"{method.upper()} {url} answered {response.status_code}"
             assert "Basic" in response["WWW-Authenticate"]
+        elif url.startswith("/federation/"):  # peer hubs only: the link's secret as a Bearer token
+            assert response.status_code == 401, f"{method.upper()} {url} answered {response.status_code}"
+            assert "Bearer" in response["WWW-Authenticate"]
         elif url.startswith("/api/") or name in {"feeds:misp-manifest", "feeds:misp-event", "feeds:misp-hashes"}:
             # The hub's MISP feed is read by MISP instances with API tokens: it answers like the API.
             assert response.status_code in {401, 403}, f"{method.upper()} {url} answered {response.status_code}"

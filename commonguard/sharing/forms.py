@@ -176,6 +176,13 @@ class AlertForm(Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"invalid_choice": "Choose sharing groups from the list."},
     )
+    # Federation (ADR 22): the peer hubs a TLP:AMBER alert may go to; shown when peers are configured.
+    federation_peers = forms.ModelMultipleChoiceField(
+        queryset=SharingGroup.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "Choose peer hubs from the list."},
+    )
     recipient_people = forms.CharField(
         label="People (TLP:RED)",
         required=False,
@@ -216,6 +223,12 @@ class AlertForm(Form):
         groups.queryset = SharingGroup.objects.visible_to(user).select_related("owner")
         groups.widget.attrs["class"] = "usa-checkbox__input"
         self.fields["tlp"].widget.attrs["class"] = "usa-radio__input usa-radio__input--tile"
+        from commonguard.federation.models import Peer
+
+        peers = self.fields["federation_peers"]
+        assert isinstance(peers, forms.ModelMultipleChoiceField)
+        peers.queryset = Peer.objects.filter(enabled=True).order_by("name")
+        peers.widget.attrs["class"] = "usa-checkbox__input"
         if published:
             # An update keeps the organisation it was published for.
             author_org.required = False
@@ -338,6 +351,7 @@ def initial_for(alert: Alert) -> dict[str, Any]:
         "valid_until": valid_until,
         "recipient_orgs": list(alert.recipient_orgs.values_list("pk", flat=True)),
         "sharing_groups": list(alert.sharing_groups.values_list("pk", flat=True)),
+        "federation_peers": list(alert.federation_peers.values_list("peer_id", flat=True)),
         "recipient_people": "\n".join(alert.recipient_people.values_list("email", flat=True)),
         "indicators": "\n".join(indicator_line(i.kind, i.value) for i in alert.indicators.all()),
     }

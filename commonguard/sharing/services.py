@@ -233,6 +233,9 @@ def _record_version(
     from commonguard.interop.sync import stix_sync_alert  # interop builds on sharing, not the reverse
 
     stix_sync_alert(alert)
+    from commonguard.federation.services import outbox_write as federation_outbox_write
+
+    federation_outbox_write(alert)  # peer hubs, by the federation rules (ADR 22)
     if not announce:
         data = {**(data or {}), "announced": False}
     audit_record(actor=actor, action=action, summary=summary, organization=alert.author_org, target=alert, data=data)

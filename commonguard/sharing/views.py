@@ -209,7 +209,9 @@ def _save(request: AuthedRequest, form: AlertForm, alert: Alert | None, action: 
     if alert is not None and alert.status != Alert.Status.DRAFT:
         if action != "update":
             raise ValidationError("This alert is published: publish an update instead.")
-        return services.alert_update(actor=request.user, alert=alert, data=form.to_input(alert.author_org))
+        with transaction.atomic():
+            _peers_set(request, form, alert)
+            return services.alert_update(actor=request.user, alert=alert, data=form.to_input(alert.author_org))
     if action == "update":
         raise ValidationError("This alert is a draft: save it or publish it.")
     author_org = form.author_organization()
@@ -219,9 +221,18 @@ def _save(request: AuthedRequest, form: AlertForm, alert: Alert | None, action: 
     # "Save and publish" is one step: if publishing is refused, the draft is not kept either.
     with transaction.atomic():
         saved = services.alert_save_draft(actor=request.user, author_org=author_org, data=data, alert=alert)
+        _peers_set(request, form, saved)
         if action == "publish":
             saved = services.alert_publish(actor=request.user, alert=saved)
     return saved
+
+
+def _peers_set(request: AuthedRequest, form: AlertForm, alert: Alert) -> None:
+    """The peer hubs the author named (TLP:AMBER only), set before the version is written."""
+    from commonguard.federation.services import alert_peers_set
+
+    peers = list(form.cleaned_data.get("federation_peers") or [])
+    alert_peers_set(actor=request.user, alert=alert, peers=peers, tlp=form.cleaned_data["tlp"])
 
 
 def _saved_message(alert: Alert, action: str) -> str:

@@ -1,0 +1,65 @@
+"""Configure a peer hub: `federation_peer add NAME --url URL [--token T] [--community] ...`,
+`federation_peer list`. One secret per link: the same token is configured on both hubs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from commonguard.federation.models import Peer
+from commonguard.federation.services import peer_save
+from commonguard.orgs.models import Organization
+
+
+class Command(BaseCommand):
+    help = "Add, change or list the peer hubs this hub federates with."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", choices=["add", "list"])
+        parser.add_argument("name", nargs="?")
+        parser.add_argument("--url", help="The peer hub's base URL.")
+        parser.add_argument("--token", default="", help="The link's secret (default for a new peer: a fresh one).")
+        parser.add_argument("--community", action="store_true", help="Part of the community: GREEN goes there.")
+        parser.add_argument("--disabled", action="store_true")
+        parser.add_argument("--no-push", action="store_true", help="Do not push; the peer pulls.")
+        parser.add_argument("--no-pull", action="store_true", help="Do not pull from this peer.")
+        parser.add_argument("--pull-interval", type=float, default=60.0, help="Seconds between pulls (60).")
+        parser.add_argument(
+            "--amber-org", type=int, action="append", default=None, help="Organisation id reading its AMBER alerts."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "list":
+            for peer in Peer.objects.all():
+                self.stdout.write(
+                    f"{peer.pk}\t{peer.name}\t{peer.url}\thub={peer.hub_id or '?'}\tcommunity={peer.community}\t"
+                    f"enabled={peer.enabled}\tcursor={peer.cursor}\t{peer.last_error[:80]}"
+                )
+            return
+        if not options["name"] or not options["url"]:
+            raise CommandError("add needs NAME and --url.")
+        orgs = None
+        if options["amber_org"] is not None:
+            orgs = list(Organization.objects.filter(pk__in=options["amber_org"]))
+            if len(orgs) != len(set(options["amber_org"])):
+                raise CommandError("Unknown organisation id in --amber-org.")
+        try:
+            peer, token = peer_save(
+                actor=None,
+                name=options["name"],
+                url=options["url"],
+                token=options["token"],
+                community=options["community"],
+                enabled=not options["disabled"],
+                push=not options["no_push"],
+                pull=not options["no_pull"],
+                pull_interval=options["pull_interval"],
+                amber_organizations=orgs,
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+        self.stdout.write(f"peer {peer.pk} {peer.name}")
+        if token and not options["token"]:
+            self.stdout.write(f"token (configure the same on {peer.name}): {token}")
