@@ -87,12 +87,6 @@ def taxii_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def stix_timestamp(value: datetime) -> str:
-    """STIX 2.1 timestamps at millisecond precision (what every consumer accepts)."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def dumps(obj: Any) -> str:
     """Compact, ASCII-only JSON (non-ASCII as \\u escapes): an ASCII string joins and encodes at
     memory speed when pages are spliced together."""
