@@ -16,6 +16,7 @@ urlpatterns = [
     path("audit/", include("commonguard.core.urls")),
     path("api/", include("commonguard.api.urls")),
     path("taxii2/", include("commonguard.interop.urls")),
+    path("stix/", include("commonguard.interop.web_urls")),
     path("admin/", admin.site.urls),
     path("healthz", web_views.healthz, name="healthz"),
 ]
