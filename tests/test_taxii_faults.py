@@ -131,3 +131,17 @@ def test_a_status_expires_into_a_taxii_404(world, client, settings):
     # The next POST purges expired statuses.
     c.post(_objects_url(organization_collection(world.ingham)), json.dumps({"objects": [indicator("91.92.251.9")]}))
     assert TaxiiStatus.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_fault_of_ours_is_still_a_taxii_error_resource(world, client, monkeypatch):
+    from commonguard.interop import services
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "taxii_objects_add", broken)
+    c = TaxiiClient(client, token_for(world["ingham_member"]))
+    r = c.post(_objects_url(organization_collection(world.ingham)), json.dumps({"objects": [indicator()]}))
+    assert r.status_code == 500 and r["Content-Type"] == "application/taxii+json;version=2.1"
+    assert r.json()["http_status"] == "500" and not StixObject.objects.exists()

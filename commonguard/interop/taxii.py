@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from commonguard.interop.models import Collection, StixObject, TaxiiStatus
 from commonguard.interop.querysets import writable_by
 from commonguard.interop.stix import StixInputError, depth_ok, parse_timestamp, taxii_timestamp
 
+log = logging.getLogger(__name__)
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 STIX_MEDIA = "application/stix+json;version=2.1"
 API_ROOT_PATH = "/taxii2/api/"
@@ -124,6 +126,9 @@ def taxii_view(*methods: str, stix: bool = False) -> Callable[[Callable[..., Htt
                 return view(request, user, *args, **kwargs)
             except TaxiiError as exc:
                 return error_response(exc.status, exc.title, exc.description)
+            except Exception:  # a fault of ours: still a TAXII error resource, never an HTML page
+                log.exception("TAXII %s %s failed", request.method, request.path)
+                return error_response(500, "Internal error.", "Nothing was changed; try again later.")
 
         return wrapper
 
