@@ -362,3 +362,18 @@ def test_round_trip_keeps_ids_labels_and_patterns(world, client):
     )
     # A re-export keeps its ids.
     assert {o["id"] for o in alert_bundle(alert)["objects"]} == {o["id"] for o in exported["objects"]}
+
+
+def test_demo_bundle_imports_once(world):
+    from commonguard.interop.demo import demo_bundle, seed_demo
+    from commonguard.orgs.states import state_by_postal
+
+    world["ingham_member"].email = "it.ingham@demo.test"
+    world["ingham_member"].save()
+    first = seed_demo(state_by_postal("MI"))
+    assert "complete" in first, first
+    assert "imported already" in seed_demo(state_by_postal("MI"))
+    held = StixObject.objects.filter(stix_id__in=[o["id"] for o in demo_bundle()["objects"]], alert__isnull=True)
+    assert held.count() == len(demo_bundle()["objects"])
+    run_worker()  # the queued task finds the job done and leaves it
+    assert StixImport.objects.get().state == "complete"

@@ -87,13 +87,15 @@ class StixImportListView(APIView):
 
     parser_classes = [MultiPartParser]
 
-    @extend_schema(responses={200: dict}, tags=["stix"])
+    @extend_schema(operation_id="stix_imports_list", responses={200: dict}, tags=["stix"])
     def get(self, request: Request) -> Response:
         user = acting_user(request)
         jobs = StixImport.objects.visible_to(user)[:100]
         return Response({"results": [job_resource(job, user) for job in jobs]})
 
-    @extend_schema(request=None, responses={202: dict, 400: dict, 413: dict}, tags=["stix"])
+    @extend_schema(
+        operation_id="stix_imports_create", request=None, responses={202: dict, 400: dict, 413: dict}, tags=["stix"]
+    )
     def post(self, request: Request) -> Response:
         user = acting_user(request)
         limit = max_bytes()
@@ -143,7 +145,9 @@ class StixImportListView(APIView):
 
 
 class StixImportDetailView(APIView):
-    @extend_schema(responses={200: dict}, tags=["stix"])
+    """An import job: state (queued, running, complete, failed), objects done of total, counts, error."""
+
+    @extend_schema(operation_id="stix_imports_retrieve", responses={200: dict}, tags=["stix"])
     def get(self, request: Request, job_uuid: str) -> Response:
         user = acting_user(request)
         job = StixImport.objects.visible_to(user).filter(uuid=job_uuid).first()

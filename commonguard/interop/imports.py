@@ -134,9 +134,12 @@ def _fail(job: StixImport, message: str) -> None:
 def stix_import_run(job: StixImport) -> StixImport:
     """Run one import job now (the worker's task): all or nothing. A refused bundle fails the job
     with a clear message and stores nothing."""
-    StixImport.objects.filter(pk=job.pk).update(
+    claimed = StixImport.objects.filter(pk=job.pk, state=StixImport.State.QUEUED).update(
         state=StixImport.State.RUNNING, stage="Reading the bundle", done=0, started_at=timezone.now(), error=""
     )
+    if not claimed:  # run already (the task delivered twice, or the demo ran it in process)
+        job.refresh_from_db()
+        return job
     try:
         result = _run(job)
     except ImportRefused as exc:

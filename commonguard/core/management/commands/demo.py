@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo people ({len(people)}), password “{DEMO_PASSWORD}”:")
         alerts = seed_demo_alerts(state, settings.COMMONGUARD_SHARED_DATA)
         self.stdout.write(f"Demo alerts: {alerts} published.")
+        self.stdout.write(import_module("commonguard.interop.demo").seed_demo(state))
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
         self._import_kev()
