@@ -151,6 +151,16 @@ MISP_MARKING = {
 }
 
 
+MISP_STATEMENT = {
+    "type": "marking-definition",
+    "spec_version": "2.1",
+    "id": f"marking-definition--{uuid.uuid4()}",
+    "created": "2026-01-01T00:00:00.000Z",
+    "definition_type": "statement",
+    "definition": {"statement": "tlp:amber+strict"},
+}
+
+
 @pytest.mark.parametrize(
     ("refs", "extra", "default", "label"),
     [
@@ -158,6 +168,7 @@ MISP_MARKING = {
         ([STIX_TLP2_MARKING_IDS[TLP.AMBER_STRICT]], [], "green", TLP.AMBER_STRICT),  # TLP 2.0 (OASIS)
         ([OPENCTI_STRICT], [], "green", TLP.AMBER_STRICT),  # OpenCTI
         ([MISP_MARKING["id"]], [MISP_MARKING], "green", TLP.AMBER),  # MISP (misp-stix: own id, sent along)
+        ([MISP_STATEMENT["id"]], [MISP_STATEMENT], "green", TLP.AMBER_STRICT),  # MISP tag as a statement
         ([], [], "amber", TLP.AMBER),  # no marking: the job's default, never CLEAR by accident
         ([], [], "green", TLP.GREEN),
     ],

@@ -108,6 +108,11 @@ def tlp_of_marking_definition(obj: dict[str, Any]) -> TLP | None:
     definition = obj.get("definition")
     if obj.get("definition_type") == "tlp" and isinstance(definition, dict):
         candidates.append(definition.get("tlp"))
+    # misp-stix writes MISP tags it has no TLP 1.0 id for (tlp:clear, tlp:amber+strict) as statements.
+    if obj.get("definition_type") == "statement" and isinstance(definition, dict):
+        statement = definition.get("statement")
+        if isinstance(statement, str) and statement.strip().lower().startswith("tlp:"):
+            candidates.append(statement)
     extension = (obj.get("extensions") or {}).get(TLP2_EXTENSION_ID)
     if isinstance(extension, dict):
         candidates.append(extension.get("tlp_2_0"))
