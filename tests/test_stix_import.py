@@ -4,6 +4,7 @@ intelligence search, and the round trip STIX → CommonGuard → STIX (ids, labe
 
 from __future__ import annotations
 
+import html
 import json
 import uuid
 from typing import Any
@@ -388,3 +389,33 @@ def test_demo_bundle_imports_once(world):
     assert held.count() == len(demo_bundle()["objects"])
     run_worker()  # the queued task finds the job done and leaves it
     assert StixImport.objects.get().state == "complete"
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"{not json", "not valid JSON"),
+        (json.dumps({"type": "report", "objects": []}).encode(), "not 'bundle'"),
+        (json.dumps({"type": "bundle", "objects": [_deep(60)]}).encode(), "nested too deeply"),
+    ],
+)
+def test_upload_page_says_what_is_wrong_and_stores_nothing(world, client, content, words):
+    sign_in(client, world["ingham_member"])
+    upload = SimpleUploadedFile("bad.json", content, "application/json")
+    response = client.post("/stix/imports/", {"file": upload, "organization": world.ingham.pk, "tlp": "amber"})
+    assert response.status_code == 400 and words in html.unescape(response.content.decode())
+    assert not StixImport.objects.exists()
+    nothing_stored()
+
+
+def test_attack_reference_data_is_searchable_by_every_vetted_person(world, client):
+    from commonguard.interop.management.commands.stix_load_attack import load
+    from tests.taxii_helpers import ATTACK_DIR
+
+    load("attack-ics", ATTACK_DIR / "ics-attack-18.1.json")
+    for name in ("washtenaw_member", "coordinator"):
+        found = _search(client, world[name], q="T0817")
+        assert found and found[0]["external_ids"][0] == "T0817" and found[0]["collection"] == "MITRE ATT&CK for ICS"
+    assert client.get("/api/v1/stix/intelligence/?q=T0817", headers=api(client, world["unvetted"])).json() == {
+        "results": []
+    }
