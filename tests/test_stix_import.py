@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.test import TestCase
 from stix2validator import ValidationOptions, validate_string
 
@@ -31,7 +30,15 @@ OPENCTI_STRICT = "marking-definition--826578e1-40ad-459f-bc73-ede076f81f37"
 
 
 def run_worker() -> None:
-    call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", verbosity=0)
+    """What the worker does with the queued import tasks: run each, from the task row it would
+    take. (`db_worker` itself closes the test's connection on PostgreSQL outside transactional
+    tests; the browser test runs the real worker.)"""
+    from django_tasks_db.models import DBTaskResult
+
+    for row in DBTaskResult.objects.filter(task_path__endswith="stix_import_task", finished_at__isnull=True):
+        assert row.queue_name == "bulk"
+        row.task.call(*row.args_kwargs["args"], **row.args_kwargs["kwargs"])
+        row.delete()
 
 
 def api(client: Any, user: Any) -> dict[str, str]:
