@@ -426,3 +426,23 @@ def test_attack_reference_data_is_searchable_by_every_vetted_person(world, clien
     assert client.get("/api/v1/stix/intelligence/?q=T0817", headers=api(client, world["unvetted"])).json() == {
         "results": []
     }
+
+
+def test_a_bundle_carrying_the_standard_tlp_marking_objects_imports(world, client):
+    """OpenCTI and the hub's own exports send the OASIS TLP marking-definitions along; the hub
+    holds the same objects for its alerts in the organisation's collection already."""
+    from commonguard.interop.export import tlp_marking_definition
+    from tests.sharing_helpers import make_alert
+
+    make_alert(
+        world["ingham_member"],
+        world.ingham,
+        TLP.AMBER,
+        recipient_orgs=[world.ingham],
+        indicators=[("domain", "held.example.net")],
+    )
+    marking = tlp_marking_definition(TLP.AMBER)
+    obj = ind("[domain-name:value = 'with-marking.example']", object_marking_refs=[marking["id"]])
+    job = import_now(client, world["ingham_member"], world.ingham, {"type": "bundle", "objects": [marking, obj]})
+    assert job.state == "complete", job.error
+    assert job.result["unchanged"] == 1 and StixObject.objects.get(stix_id=obj["id"]).tlp == TLP.AMBER

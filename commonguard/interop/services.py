@@ -17,6 +17,7 @@ from commonguard.core.bulk import insert_rows
 from commonguard.core.tlp import TLP
 from commonguard.interop.models import Collection, StixObject, TaxiiStatus
 from commonguard.interop.stix import (
+    TLP_MARKING_IDS,
     StixInputError,
     check_object,
     dumps,
@@ -309,6 +310,9 @@ def refuse_foreign_ids(collection: Collection, objects: list[Any], actor: Any) -
     or written by the hub (they follow the alert: a newer, stricter version would hide it from the
     collection) and another person's RED objects. Refused whole, like any other bad object."""
     ids = {obj["id"] for obj in objects if isinstance(obj, dict) and isinstance(obj.get("id"), str)}
+    # The well-known TLP marking definitions are everybody's: bundles from OpenCTI, MISP and the
+    # hub's own exports carry them, and the hub holds the same objects for its alerts.
+    ids -= TLP_MARKING_IDS.keys()
     foreign = (
         StixObject.objects.filter(collection=collection, stix_id__in=ids)
         .filter(
