@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/", include("commonguard.api.urls")),
     path("taxii2/", include("commonguard.interop.urls")),
     path("federation/", include("commonguard.federation.urls")),
+    path("stix/", include("commonguard.interop.web_urls")),
     path("admin/", admin.site.urls),
     path("healthz", web_views.healthz, name="healthz"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -35,6 +36,34 @@ def _fast_hashing_and_plain_static(settings: Any) -> None:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.AXES_ENABLED = True
+
+
+_STIX_VALID: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _every_stix_export_is_valid(monkeypatch: Any) -> None:
+    """stix2-validator on every STIX export the test suite makes (downloads, TAXII collections):
+    the real export runs, and each object it returns must pass (identical objects checked once)."""
+    from stix2validator import ValidationOptions, validate_instance
+
+    from commonguard.interop import export, sync
+
+    real = export.alert_stix_objects
+    options = ValidationOptions(version="2.1")
+
+    def validated(alert: Any) -> Any:
+        shared, own = real(alert)
+        for obj in shared + own:
+            text = json.dumps(obj, sort_keys=True)
+            if text not in _STIX_VALID:
+                result = validate_instance(obj, options)
+                assert result.is_valid, [str(e) for e in result.errors]
+                _STIX_VALID.add(text)
+        return shared, own
+
+    monkeypatch.setattr(export, "alert_stix_objects", validated)
+    monkeypatch.setattr(sync, "alert_stix_objects", validated)
 
 
 def _is_transactional(request: Any) -> bool:

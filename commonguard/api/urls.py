@@ -44,6 +44,7 @@ urlpatterns = [
     path("v1/me/alert-preferences/", channel_apis.alert_preferences, name="alert-preferences"),
     path("v1/lookup/", lookup_apis.LookupView.as_view(), name="lookup"),
     path("v1/misp/events/", feeds_apis.MispEventUploadView.as_view(), name="misp-events"),
+    path("v1/stix/", include(interop_apis.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI sets style attributes from its script; this page alone allows inline styles
     # (never inline script).

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from commonguard.accounts.viewer import viewer_for
 from commonguard.core.tlp import TLP
 from commonguard.interop.models import Collection
 
@@ -79,21 +78,13 @@ def feed_collection(alias: str, title: str, default_tlp: TLP = TLP.GREEN) -> Col
     return _get_or_create({"kind": Collection.Kind.FEED, "alias": alias}, {"title": title, "default_tlp": default_tlp})
 
 
-def collections_ensure_for(user: Any) -> None:
-    """Make sure the collections of the caller's audiences exist: the community, their
-    organisations', their sharing groups'."""
+def collections_ensure_all() -> None:
+    """Every audience's collection (the data migration and `make demo`; later, the signals)."""
     from commonguard.orgs.models import Organization
     from commonguard.sharing.models import SharingGroup
 
-    viewer = viewer_for(user)
-    if not viewer.is_vetted:
-        return
     community_collection()
-    have_orgs = set(
-        Collection.objects.filter(organization_id__in=viewer.org_ids).values_list("organization_id", flat=True)
-    )
-    for org in Organization.objects.filter(pk__in=viewer.org_ids - have_orgs):
+    for org in Organization.objects.filter(status="approved", stix_collection__isnull=True):
         organization_collection(org)
-    groups = SharingGroup.objects.filter(organizations__in=viewer.org_ids, stix_collection__isnull=True).distinct()
-    for group in groups:
+    for group in SharingGroup.objects.filter(stix_collection__isnull=True):
         sharing_group_collection(group)

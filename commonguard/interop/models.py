@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 
 from commonguard.core.tlp import TLP
-from commonguard.interop.querysets import CollectionQuerySet, StixObjectQuerySet
+from commonguard.interop.querysets import CollectionQuerySet, StixImportQuerySet, StixObjectQuerySet
 
 
 class Collection(models.Model):
@@ -92,8 +92,8 @@ class StixObject(models.Model):
             models.UniqueConstraint(fields=["collection", "date_added"], name="stix_object_date_added_unique"),
         ]
         indexes = [
+            # (collection, stix_id, version) is indexed by stix_object_version_unique.
             models.Index(fields=["collection", "is_latest", "date_added", "id"], name="stix_latest_page"),
-            models.Index(fields=["collection", "stix_id", "version"], name="stix_object_versions"),
         ]
 
     def __str__(self) -> str:
@@ -101,7 +101,8 @@ class StixObject(models.Model):
 
 
 class TaxiiStatus(models.Model):
-    """The status resource of one POST (TAXII 2.1 §4.3): kept at least 24 hours."""
+    """The status resource of one POST (TAXII 2.1 §4.3), kept for
+    `COMMONGUARD_TAXII_STATUS_RETENTION_HOURS` (default 72); afterwards a TAXII 404."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+")
@@ -111,7 +112,6 @@ class TaxiiStatus(models.Model):
     success_count = models.PositiveIntegerField(default=0)
     failure_count = models.PositiveIntegerField(default=0)
     successes = models.JSONField(default=list)
-    failures = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -119,3 +119,47 @@ class TaxiiStatus(models.Model):
 
     def __str__(self) -> str:
         return str(self.uuid)
+
+
+class StixImport(models.Model):
+    """One STIX bundle uploaded (page or API) for an organisation, imported in the background
+    (`interop/imports.py`, docs/adr/0023-stix-import-jobs.md): all or nothing, idempotent."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="stix_imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    filename = models.CharField(max_length=200, blank=True)
+    # The label of objects that carry no TLP marking (never CLEAR by accident: chosen by the person).
+    default_tlp = models.CharField(max_length=16, choices=TLP.choices, default=TLP.AMBER)
+    bundle_id = models.CharField(max_length=300, blank=True)
+    # The bundle as received, until the import has run (then emptied).
+    raw = models.BinaryField(default=b"")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    stage = models.CharField(max_length=120, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # Counts when complete: objects stored / already held, indicators of the alert, patterns skipped.
+    result = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=1000, blank=True)
+    alert = models.ForeignKey("sharing.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StixImportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"STIX import {self.uuid}"
+
+    @property
+    def running(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)

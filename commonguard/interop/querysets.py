@@ -57,19 +57,44 @@ def labels_readable(collection: Collection) -> list[str]:
     return [TLP.CLEAR, TLP.GREEN]
 
 
+def object_rule(collection: Collection, user: Any) -> Q:
+    """The per-object read rule inside `collection` (which `user` must see: `Collection.visible_to`)."""
+    from commonguard.sharing.models import Alert
+
+    viewer = viewer_for(user)
+    own = Q(alert__isnull=True)
+    rule = own & Q(tlp__in=labels_readable(collection))
+    rule |= own & Q(tlp=TLP.RED, added_by_id=viewer.user_id or 0)
+    if collection.kind not in NO_ALERT_KINDS:
+        rule |= Q(alert__in=Alert.objects.visible_to(user).values("pk"))
+    return rule & Q(collection=collection)
+
+
 class StixObjectQuerySet(models.QuerySet):
     def readable_in(self, collection: Collection, user: Any) -> StixObjectQuerySet:
         """Objects of `collection` that `user` may read. `collection` MUST come from
         `Collection.objects.visible_to(user)` (the TAXII views find it no other way): this adds the
         per-object part of the rule in the same query, so a page is one query."""
-        from commonguard.sharing.models import Alert
+        if not viewer_for(user).is_vetted:
+            return self.none()
+        return self.filter(object_rule(collection, user))
 
+    def visible_to(self, user: Any) -> StixObjectQuerySet:
+        """Every object `user` may read, in any collection they see (the same rule as TAXII)."""
+        from commonguard.interop.models import Collection
+
+        if not viewer_for(user).is_vetted:
+            return self.none()
+        rule = Q(pk__in=[])
+        for collection in Collection.objects.visible_to(user):
+            rule |= object_rule(collection, user)
+        return self.filter(rule)
+
+
+class StixImportQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> StixImportQuerySet:
+        """An import job is read by the approved members of the organisation it was made for."""
         viewer = viewer_for(user)
         if not viewer.is_vetted:
             return self.none()
-        own = Q(alert__isnull=True)
-        rule = own & Q(tlp__in=labels_readable(collection))
-        rule |= own & Q(tlp=TLP.RED, added_by_id=viewer.user_id or 0)
-        if collection.kind not in NO_ALERT_KINDS:
-            rule |= Q(alert__in=Alert.objects.visible_to(user).values("pk"))
-        return self.filter(rule, collection=collection)
+        return self.filter(organization_id__in=list(viewer.org_ids))

@@ -17,6 +17,7 @@ from commonguard.core.bulk import insert_rows
 from commonguard.core.tlp import TLP
 from commonguard.interop.models import Collection, StixObject, TaxiiStatus
 from commonguard.interop.stix import (
+    TLP_MARKING_IDS,
     StixInputError,
     check_object,
     dumps,
@@ -171,8 +172,11 @@ def objects_add(
         for item in checked:
             if item.stix_id in labels:
                 item.tlp = labels[item.stix_id]
-    if existing is None:
-        existing = _existing_versions(collection, {c.stix_id for c in checked})
+    # Lock the collection before reading what it holds: date_added is handed out in order, one
+    # writer at a time, and two concurrent adds of the same objects must not both find them absent
+    # (the second would fail on the unique constraint). The read above only served the fast path.
+    locked = Collection.objects.select_for_update().get(pk=collection.pk)
+    existing = _existing_versions(locked, {c.stix_id for c in checked})
     fresh: list[_Checked] = []
     seen: set[tuple[str, datetime | None]] = set()
     for item in checked:
@@ -189,8 +193,6 @@ def objects_add(
         fresh.append(item)
     if not fresh:
         return result
-    # Lock the collection: date_added is handed out in order, one writer at a time.
-    locked = Collection.objects.select_for_update().get(pk=collection.pk)
     now = timezone.now()
     clock = max(now, locked.last_date_added + ONE_MICROSECOND) if locked.last_date_added else now
     # One list of values per new row, in STIX_OBJECT_FIELDS order (no model instances: a bundle can
@@ -255,9 +257,20 @@ def objects_delete(collection: Collection, stix_id: str, versions: list[datetime
     return deleted
 
 
-def objects_remove_alert(collection: Collection, alert: Any) -> int:
-    """Take an alert's objects out of a collection no longer in its audience."""
-    deleted, _ = StixObject.objects.filter(Q(collection=collection) & Q(alert=alert)).delete()
+def status_retention() -> timedelta:
+    """How long a POST's status resource is kept (TAXII 2.1 §4.3.1 leaves it to the server):
+    `COMMONGUARD_TAXII_STATUS_RETENTION_HOURS`, 72 hours unless set. Afterwards it is a 404."""
+    from django.conf import settings
+
+    return timedelta(hours=int(getattr(settings, "COMMONGUARD_TAXII_STATUS_RETENTION_HOURS", 72)))
+
+
+def taxii_statuses_live() -> Any:
+    return TaxiiStatus.objects.filter(created_at__gt=timezone.now() - status_retention())
+
+
+def taxii_statuses_purge() -> int:
+    deleted, _ = TaxiiStatus.objects.filter(created_at__lte=timezone.now() - status_retention()).delete()
     return deleted
 
 
@@ -268,8 +281,9 @@ def taxii_objects_add(*, actor: Any, collection: Collection, objects: list[Any])
     if not writable_by(collection, actor):
         raise PermissionDenied("You cannot add objects to this collection.")
     requested = timezone.now()
+    taxii_statuses_purge()
     with transaction.atomic():
-        _refuse_foreign_ids(collection, objects, actor)
+        refuse_foreign_ids(collection, objects, actor)
         result = objects_add(collection, objects, actor=actor)
         successes = [{"id": stix_id, "version": taxii_timestamp(version)} for stix_id, version in result.all]
         status = TaxiiStatus.objects.create(
@@ -291,11 +305,14 @@ def taxii_objects_add(*, actor: Any, collection: Collection, objects: list[Any])
     return status
 
 
-def _refuse_foreign_ids(collection: Collection, objects: list[Any], actor: Any) -> None:
+def refuse_foreign_ids(collection: Collection, objects: list[Any], actor: Any) -> None:
     """A TAXII POST may not add versions to objects it does not own: those exported from an alert
     or written by the hub (they follow the alert: a newer, stricter version would hide it from the
     collection) and another person's RED objects. Refused whole, like any other bad object."""
     ids = {obj["id"] for obj in objects if isinstance(obj, dict) and isinstance(obj.get("id"), str)}
+    # The well-known TLP marking definitions are everybody's: bundles from OpenCTI, MISP and the
+    # hub's own exports carry them, and the hub holds the same objects for its alerts.
+    ids -= TLP_MARKING_IDS.keys()
     foreign = (
         StixObject.objects.filter(collection=collection, stix_id__in=ids)
         .filter(
@@ -328,4 +345,4 @@ def taxii_object_delete(*, actor: Any, collection: Collection, stix_id: str, ver
     return deleted
 
 
-__all__ = ["AddResult", "StixInputError", "check_objects", "objects_add", "objects_delete", "objects_remove_alert"]
+__all__ = ["AddResult", "StixInputError", "check_objects", "objects_add", "objects_delete", "refuse_foreign_ids"]

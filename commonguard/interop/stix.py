@@ -86,12 +86,6 @@ def taxii_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def stix_timestamp(value: datetime) -> str:
-    """STIX 2.1 timestamps at millisecond precision (what every consumer accepts)."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def dumps(obj: Any) -> str:
     """Compact, ASCII-only JSON (non-ASCII as \\u escapes): an ASCII string joins and encodes at
     memory speed when pages are spliced together."""
@@ -108,6 +102,11 @@ def tlp_of_marking_definition(obj: dict[str, Any]) -> TLP | None:
     definition = obj.get("definition")
     if obj.get("definition_type") == "tlp" and isinstance(definition, dict):
         candidates.append(definition.get("tlp"))
+    # misp-stix writes MISP tags it has no TLP 1.0 id for (tlp:clear, tlp:amber+strict) as statements.
+    if obj.get("definition_type") == "statement" and isinstance(definition, dict):
+        statement = definition.get("statement")
+        if isinstance(statement, str) and statement.strip().lower().startswith("tlp:"):
+            candidates.append(statement)
     extension = (obj.get("extensions") or {}).get(TLP2_EXTENSION_ID)
     if isinstance(extension, dict):
         candidates.append(extension.get("tlp_2_0"))

@@ -52,7 +52,13 @@ def stix_sync_alert(alert: Any) -> None:
     shared_labels = {obj["id"]: (TLP.CLEAR if obj["type"] == "marking-definition" else TLP.GREEN) for obj in shared}
     targets = audience_collections(alert)
     for collection in targets:
-        objects_add(collection, shared, labels=shared_labels, check_pattern=False)
+        # Shared objects (the author's identity, the TLP marking) are stored without the alert and
+        # read by everyone in the collection: only where every reader of the collection may read
+        # the alert (CLEAR/GREEN: the community; AMBER: its organisations and groups). A RED alert's
+        # readers are named people: its identity and marking appearing in an organisation's
+        # collection would tell every other member that an alert exists (and who wrote it).
+        if label != TLP.RED:
+            objects_add(collection, shared, labels=shared_labels, check_pattern=False)
         # Patterns were built here with escaping: checking them again would only let a grammar quirk
         # block a publish. Exports are validated with stix2-validator in the test suite.
         objects_add(collection, own, alert=alert, labels={obj["id"]: label for obj in own}, check_pattern=False)

@@ -10,15 +10,14 @@ see answers exactly like what does not exist (404, same body).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core import signing
@@ -29,15 +28,17 @@ from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
-from commonguard.accounts.services import token_authenticate
+from commonguard.accounts.authentication import BasicTokenAuthentication, BearerTokenAuthentication
 from commonguard.accounts.viewer import viewer_for
 from commonguard.interop import services
-from commonguard.interop.collections import collections_ensure_for
 from commonguard.interop.models import Collection, StixObject, TaxiiStatus
 from commonguard.interop.querysets import writable_by
 from commonguard.interop.stix import StixInputError, depth_ok, parse_timestamp, taxii_timestamp
 
+log = logging.getLogger(__name__)
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 STIX_MEDIA = "application/stix+json;version=2.1"
 API_ROOT_PATH = "/taxii2/api/"
@@ -96,23 +97,17 @@ def _media_ok(accept: str, allow_stix: bool) -> bool:
 
 
 def _authenticate(request: HttpRequest) -> Any:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, credentials = header.strip().partition(" ")
-    secret = ""
-    if scheme.lower() == "bearer":
-        secret = credentials.strip()
-    elif scheme.lower() == "basic":
+    """API tokens, exactly as the REST API takes them (`accounts/authentication.py`): Bearer, or
+    HTTP Basic with the token as the password; failures become TAXII error resources."""
+    drf_request = cast(Request, request)  # the schemes read only the Authorization header
+    for scheme in (BearerTokenAuthentication(), BasicTokenAuthentication()):
         try:
-            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise TaxiiError(401, "Malformed Basic credentials.") from None
-        secret = decoded.partition(":")[2]
-    else:
-        raise TaxiiError(401, "Authentication required.", "Send an API token: HTTP Basic (as password) or Bearer.")
-    token = token_authenticate(secret) if secret else None
-    if token is None:
-        raise TaxiiError(401, "Invalid, expired or revoked API token.")
-    return token.user
+            found = scheme.authenticate(drf_request)
+        except AuthenticationFailed as exc:
+            raise TaxiiError(401, str(exc.detail)) from None
+        if found is not None:
+            return found[0]
+    raise TaxiiError(401, "Authentication required.", "Send an API token: HTTP Basic (as password) or Bearer.")
 
 
 def taxii_view(*methods: str, stix: bool = False) -> Callable[[Callable[..., HttpResponse]], Callable[..., Any]]:
@@ -131,6 +126,9 @@ def taxii_view(*methods: str, stix: bool = False) -> Callable[[Callable[..., Htt
                 return view(request, user, *args, **kwargs)
             except TaxiiError as exc:
                 return error_response(exc.status, exc.title, exc.description)
+            except Exception:  # a fault of ours: still a TAXII error resource, never an HTML page
+                log.exception("TAXII %s %s failed", request.method, request.path)
+                return error_response(500, "Internal error.", "Nothing was changed; try again later.")
 
         return wrapper
 
@@ -353,7 +351,7 @@ def api_root(request: HttpRequest, user: Any) -> HttpResponse:
 
 @taxii_view("GET")
 def status(request: HttpRequest, user: Any, status_id: str) -> HttpResponse:
-    found = TaxiiStatus.objects.filter(uuid=status_id, user=user).first()
+    found = services.taxii_statuses_live().filter(uuid=status_id, user=user).first()
     if found is None:
         raise TaxiiError(404, NOT_FOUND)
     return _json(status_resource(found))
@@ -371,14 +369,11 @@ def status_resource(found: TaxiiStatus) -> dict[str, Any]:
     }
     if found.successes:
         resource["successes"] = found.successes
-    if found.failures:
-        resource["failures"] = found.failures
     return resource
 
 
 @taxii_view("GET")
 def collections(request: HttpRequest, user: Any) -> HttpResponse:
-    collections_ensure_for(user)
     found = [_collection_resource(c, user) for c in Collection.objects.visible_to(user).order_by("kind", "title", "pk")]
     return _json({"collections": found} if found else {})
 

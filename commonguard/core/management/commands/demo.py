@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -50,6 +51,7 @@ class Command(BaseCommand):
 
         self.stdout.write(f"Demo incident reports: {seed_incidents(state)} added.")
         self.stdout.write(f"Demo partnerships: {seed_demo_partnerships(state)}")
+        self.stdout.write(import_module("commonguard.interop.demo").seed_demo(state))
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
         self._import_kev()
