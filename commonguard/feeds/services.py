@@ -32,6 +32,7 @@ from commonguard.feeds.sources import FeedError
 from commonguard.orgs.models import Organization
 from commonguard.sharing.imports import (
     Parsed,
+    alert_differs,
     alert_for_source,
     indicators_replace,
     parse_bulk,
@@ -266,22 +267,6 @@ def feed_alert_input(feed: Feed, count: int, tlp: str | None = None) -> AlertInp
     )
 
 
-def _differs(alert: Alert, data: AlertInput) -> bool:
-    if (alert.title, alert.summary, alert.category, alert.severity, alert.tlp) != (
-        data.title,
-        data.summary,
-        data.category,
-        data.severity,
-        data.tlp,
-    ):
-        return True
-    orgs = set(alert.recipient_orgs.values_list("pk", flat=True))
-    groups = set(alert.sharing_groups.values_list("pk", flat=True))
-    wanted_orgs = {o.pk for o in data.recipient_orgs} if data.tlp in NAMED_ORGANISATION_LABELS else set()
-    wanted_groups = {g.pk for g in data.sharing_groups} if data.tlp in NAMED_ORGANISATION_LABELS else set()
-    return orgs != wanted_orgs or groups != wanted_groups
-
-
 def feed_rows(feed: Feed, raw: bytes) -> tuple[Any, int]:
     text = sources.decode(raw, feed.source)
     kind = feed.kind or None
@@ -328,7 +313,7 @@ def write_feed(feed: Feed, parsed: Parsed, result: PullResult, tlp: str | None =
         raise FeedError(
             "The feed's alert was revoked: the feed is not pulled again. Delete the feed or set it up anew."
         )
-    elif _differs(alert, data):
+    elif alert_differs(alert, data):
         alert = alert_update(actor=service, alert=alert, data=data, announce=False, keep_indicators=True)
         result.new_version = True
     replaced = indicators_replace(alert, parsed.wanted)

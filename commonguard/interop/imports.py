@@ -227,17 +227,17 @@ def _alert_write(job: StixImport, actor: Any, objects: list[Any], wanted: dict[A
     """The bundle's alert (key `stix:<organisation>:<bundle>`): created and published without
     announcement the first time; its indicators replaced in bulk; a new unannounced version only
     when its label or wording changes. Returns (alert, whether anything changed)."""
-    from commonguard.feeds.services import _differs, _markdown_escape
-    from commonguard.sharing.imports import alert_for_source, indicators_replace
+    from commonguard.core.text import markdown_escape
+    from commonguard.sharing.imports import alert_differs, alert_for_source, indicators_replace
     from commonguard.sharing.models import MAX_MARKDOWN, MAX_TITLE, Alert
     from commonguard.sharing.services import AlertInput, alert_publish, alert_save_draft, alert_update
 
     reports = [o for o in objects if isinstance(o, dict) and o.get("type") == "report" and o.get("name")]
     name = str(reports[0]["name"]) if len(reports) == 1 else f"STIX bundle {job.filename or job.bundle_id}"
     summary = (
-        f"Indicators of the STIX bundle `{_markdown_escape(job.bundle_id)}`"
-        + (f" ({_markdown_escape(job.filename)})" if job.filename else "")
-        + f", imported for {_markdown_escape(job.organization.name)}. The bundle's other objects (attack "
+        f"Indicators of the STIX bundle `{markdown_escape(job.bundle_id)}`"
+        + (f" ({markdown_escape(job.filename)})" if job.filename else "")
+        + f", imported for {markdown_escape(job.organization.name)}. The bundle's other objects (attack "
         "patterns, malware, intrusion sets, reports, relationships) are kept as intelligence of the hub."
     )
     data = AlertInput(
@@ -259,7 +259,7 @@ def _alert_write(job: StixImport, actor: Any, objects: list[Any], wanted: dict[A
     if alert.status == Alert.Status.REVOKED:
         raise ImportRefused("The alert of this bundle was revoked: it is not imported again.")
     changed = indicators_replace(alert, wanted).changed
-    if _differs(alert, data):
+    if alert_differs(alert, data):
         alert = alert_update(actor=actor, alert=alert, data=data, announce=False, keep_indicators=True)
         changed = True
     return alert, changed

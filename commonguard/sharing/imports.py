@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -27,10 +27,14 @@ from django.utils import timezone
 from commonguard.accounts.models import Membership, Role, User
 from commonguard.core.audit import audit_record
 from commonguard.core.bulk import insert_rows
+from commonguard.core.tlp import NAMED_ORGANISATION_LABELS
 from commonguard.orgs.models import Organization
 from commonguard.sharing import indicators as ioc
 from commonguard.sharing.models import Alert, Indicator
 from commonguard.sharing.warninglists import benign_matches
+
+if TYPE_CHECKING:
+    from commonguard.sharing.services import AlertInput
 
 BATCH = 5_000
 _VERBATIM = frozenset({Indicator.Kind.EMAIL_SUBJECT, Indicator.Kind.FILENAME})
@@ -191,3 +195,23 @@ def alert_for_source(source_key: str) -> Alert | None:
     the same source wait for each other instead of racing)."""
     assert transaction.get_connection().in_atomic_block, "call inside the import's transaction"
     return Alert.objects.select_for_update().filter(source_key=source_key).first()
+
+
+def alert_differs(alert: Alert, data: AlertInput) -> bool:
+    """Whether an imported alert's wording, label or audience differs from what the import wants now
+    (a re-import of the same data writes no new version)."""
+    if (alert.title, alert.summary, alert.category, alert.severity, alert.tlp) != (
+        data.title,
+        data.summary,
+        data.category,
+        data.severity,
+        data.tlp,
+    ):
+        return True
+    named = data.tlp in NAMED_ORGANISATION_LABELS
+    wanted_orgs = {o.pk for o in data.recipient_orgs} if named else set()
+    wanted_groups = {g.pk for g in data.sharing_groups} if named else set()
+    return (
+        set(alert.recipient_orgs.values_list("pk", flat=True)) != wanted_orgs
+        or set(alert.sharing_groups.values_list("pk", flat=True)) != wanted_groups
+    )
