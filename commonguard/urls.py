@@ -13,6 +13,7 @@ urlpatterns = [
     path("alerts/", include("commonguard.sharing.urls")),
     path("lookup/", include("commonguard.sharing.lookup_urls")),
     path("feeds/", include("commonguard.feeds.urls")),
+    path("mutualaid/", include("commonguard.mutualaid.urls")),
     path("audit/", include("commonguard.core.urls")),
     path("api/", include("commonguard.api.urls")),
     path("taxii2/", include("commonguard.interop.urls")),

@@ -1,0 +1,419 @@
+"""Matching an assistance request to responders and team packages (ADR 24).
+
+One SQL query per kind reads every candidate with the facts the database answers best (is there
+an availability window covering the period, a conflicting organisation, an overlapping deployment,
+a lapsed credential), as plain tuples; numpy then scores all of them at once: skill fit from the
+precomputed 64-bit skill sets (`bitwise_count` of the AND), great-circle distance between county
+centroids, agreement coverage (`isin` against the programmes the requester has an agreement in
+force with), credential validity. Only the top N are turned into Python objects and explained.
+
+Hard exclusions (counted, not ranked): a declared conflict of interest with the requester, days
+already committed to another deployment, and a mode the responder cannot work in (remote-only for
+an on-site request and the reverse).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+from django.db.models import Exists, F, OuterRef, Q
+
+from commonguard.mutualaid.models import (
+    Agreement,
+    AgreementParty,
+    AssistanceRequest,
+    AvailabilityWindow,
+    Credential,
+    Deployment,
+    Responder,
+    Skill,
+    TeamMember,
+    TeamPackage,
+)
+from commonguard.orgs.models import Organization
+
+# Weights of the factors in a score out of 100.
+WEIGHTS = {"skills": 40.0, "availability": 20.0, "distance": 15.0, "agreement": 15.0, "credentials": 10.0}
+# Distance score falls linearly to 0 at this many kilometres (on-site); remote work barely cares.
+FAR_KM = 400.0
+REMOTE_DISTANCE_SHARE = 0.2
+EARTH_KM = 6371.0
+
+
+@dataclass
+class Candidate:
+    kind: str  # "responder" | "team"
+    id: int
+    name: str
+    organization: str
+    score: float
+    rank: int = 0
+    factors: dict[str, float] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    distance_km: float | None = None
+
+
+@dataclass
+class MatchResult:
+    responders: list[Candidate]
+    teams: list[Candidate]
+    considered_responders: int
+    considered_teams: int
+    excluded: dict[str, int]
+    milliseconds: float
+
+
+def covering_agreements(requesting_org_id: int, day: date) -> dict[int, str]:
+    """Organisations bound with the requester by an agreement in force on `day` → the agreement's name."""
+    mine = AgreementParty.objects.filter(
+        organization_id=requesting_org_id, signed_on__isnull=False, withdrawn_on__isnull=True
+    ).values("agreement_id")
+    rows = (
+        AgreementParty.objects.filter(
+            agreement_id__in=mine,
+            agreement__in=Agreement.objects.in_force_on(day),
+            signed_on__isnull=False,
+            withdrawn_on__isnull=True,
+        )
+        .exclude(organization_id=requesting_org_id)
+        .values_list("organization_id", "agreement__name")
+        .order_by("agreement__kind", "agreement__name")
+    )
+    covered: dict[int, str] = {}
+    for org_id, name in rows:
+        covered.setdefault(org_id, name)
+    # The requester can always call on its own staff.
+    covered.setdefault(requesting_org_id, "own organisation")
+    return covered
+
+
+def _haversine_km(lat: np.ndarray, lng: np.ndarray, lat0: float, lng0: float) -> np.ndarray:
+    la, lo = np.radians(lat), np.radians(lng)
+    la0, lo0 = np.radians(lat0), np.radians(lng0)
+    h = np.sin((la - la0) / 2) ** 2 + np.cos(la) * np.cos(la0) * np.sin((lo - lo0) / 2) ** 2
+    return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def _distance_score(km: np.ndarray, remote: bool) -> np.ndarray:
+    score = np.clip(1.0 - km / FAR_KM, 0.0, 1.0)
+    score = np.where(np.isnan(km), 0.5, score)  # unknown location: neutral
+    if remote:
+        score = 1.0 - REMOTE_DISTANCE_SHARE + REMOTE_DISTANCE_SHARE * score
+    return score
+
+
+def _skill_names(bits: int, by_bit: dict[int, str]) -> list[str]:
+    return [by_bit[b] for b in sorted(by_bit) if bits >> b & 1]
+
+
+def match_request(request: AssistanceRequest, *, limit: int = 25, today: date | None = None) -> MatchResult:
+    """Rank responders and team packages for `request`. The caller has already checked that the
+    person may read the request; the result holds roster profiles only (never personal details)."""
+    started = time.perf_counter()
+    start, end = request.starts_on, request.ends_on
+    need = int(request.skill_bits)
+    need_count = max(int(need).bit_count(), 1)
+    by_bit = dict(Skill.objects.values_list("bit", "name"))
+    covered = covering_agreements(request.requesting_org_id, start)
+    lat0 = request.latitude
+    lng0 = request.longitude
+    remote = request.mode == AssistanceRequest.Mode.REMOTE
+    excluded = {"conflict": 0, "committed": 0, "mode": 0}
+
+    responders = _rank_responders(request, need, need_count, covered, lat0, lng0, remote, excluded, start, end, limit)
+    teams = _rank_teams(request, need, need_count, covered, lat0, lng0, remote, excluded, limit)
+    candidates, considered_r = responders
+    team_candidates, considered_t = teams
+    _explain(candidates + team_candidates, need, by_bit, covered, request)
+    return MatchResult(
+        responders=candidates,
+        teams=team_candidates,
+        considered_responders=considered_r,
+        considered_teams=considered_t,
+        excluded=excluded,
+        milliseconds=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _mode_ok(request_mode: str, modes: np.ndarray) -> np.ndarray:
+    if request_mode == AssistanceRequest.Mode.ONSITE:
+        return modes != Responder.WorkMode.REMOTE
+    if request_mode == AssistanceRequest.Mode.REMOTE:
+        return modes != Responder.WorkMode.ONSITE
+    return np.ones(len(modes), dtype=bool)
+
+
+def _rank_responders(
+    request: AssistanceRequest,
+    need: int,
+    need_count: int,
+    covered: dict[int, str],
+    lat0: float | None,
+    lng0: float | None,
+    remote: bool,
+    excluded: dict[str, int],
+    start: date,
+    end: date,
+    limit: int,
+) -> tuple[list[Candidate], int]:
+    pk = OuterRef("pk")
+    rows = list(
+        Responder.objects.filter(status=Responder.Status.ACTIVE)
+        .alias(overlap=F("skill_bits").bitand(need))
+        .filter(overlap__gt=0)
+        .annotate(
+            whole=Exists(AvailabilityWindow.objects.filter(responder=pk, starts_on__lte=start, ends_on__gte=end)),
+            some=Exists(AvailabilityWindow.objects.filter(responder=pk, starts_on__lte=end, ends_on__gte=start)),
+            expired=Exists(Credential.objects.filter(responder=pk, expires_on__lt=start)),
+            expiring=Exists(Credential.objects.filter(responder=pk, expires_on__gte=start, expires_on__lte=end)),
+            conflicted=Exists(
+                Responder.conflicts.through.objects.filter(responder_id=pk, organization_id=request.requesting_org_id)
+            ),
+            busy=Exists(
+                Deployment.objects.filter(
+                    responder=pk, status__in=Deployment.HOLDING, starts_on__lte=end, ends_on__gte=start
+                ).exclude(request=request)
+            ),
+        )
+        .values_list(
+            "pk",
+            "full_name",
+            "programme_id",
+            "skill_bits",
+            "latitude",
+            "longitude",
+            "work_mode",
+            "whole",
+            "some",
+            "expired",
+            "expiring",
+            "conflicted",
+            "busy",
+        )
+    )
+    if not rows:
+        return [], 0
+    cols = list(zip(*rows, strict=True))
+    ids = np.asarray(cols[0], dtype=np.int64)
+    programmes = np.asarray(cols[2], dtype=np.int64)
+    bits = np.asarray(cols[3], dtype=np.int64)
+    lat = np.asarray([np.nan if v is None else v for v in cols[4]], dtype=np.float64)
+    lng = np.asarray([np.nan if v is None else v for v in cols[5]], dtype=np.float64)
+    modes = np.asarray(cols[6])
+    whole, some, expired, expiring, conflicted, busy = (np.asarray(c, dtype=bool) for c in cols[7:13])
+
+    fit = np.bitwise_count(bits & np.int64(need)).astype(np.float64) / need_count
+    availability = np.where(whole, 1.0, np.where(some, 0.5, 0.0))
+    km = _haversine_km(lat, lng, lat0, lng0) if lat0 is not None and lng0 is not None else np.full(len(ids), np.nan)
+    distance = _distance_score(km, remote)
+    agreement = np.isin(programmes, np.fromiter(covered, dtype=np.int64)).astype(np.float64)
+    credentials = np.where(expired, 0.0, np.where(expiring, 0.5, 1.0))
+    score = (
+        WEIGHTS["skills"] * fit
+        + WEIGHTS["availability"] * availability
+        + WEIGHTS["distance"] * distance
+        + WEIGHTS["agreement"] * agreement
+        + WEIGHTS["credentials"] * credentials
+    )
+    mode_ok = _mode_ok(request.mode, modes)
+    excluded["conflict"] += int(conflicted.sum())
+    excluded["committed"] += int((busy & ~conflicted).sum())
+    excluded["mode"] += int((~mode_ok & ~busy & ~conflicted).sum())
+    score = np.where(conflicted | busy | ~mode_ok, -np.inf, score)
+    top = _top(score, limit)
+    names = {
+        o: n for o, n in Organization.objects.filter(pk__in=set(programmes[top].tolist())).values_list("pk", "name")
+    }
+    out = []
+    for i in top:
+        out.append(
+            Candidate(
+                kind="responder",
+                id=int(ids[i]),
+                name=cols[1][i],
+                organization=names.get(int(programmes[i]), ""),
+                score=round(float(score[i]), 1),
+                distance_km=None if np.isnan(km[i]) else round(float(km[i]), 1),
+                factors={
+                    "skills": float(fit[i]),
+                    "availability": float(availability[i]),
+                    "distance": float(distance[i]),
+                    "agreement": float(agreement[i]),
+                    "credentials": float(credentials[i]),
+                    "skill_bits": int(bits[i]),
+                    "programme_id": int(programmes[i]),
+                },
+            )
+        )
+    return out, len(ids)
+
+
+def _top(score: np.ndarray, limit: int) -> list[int]:
+    finite = np.flatnonzero(np.isfinite(score))
+    if len(finite) == 0:
+        return []
+    k = min(limit, len(finite))
+    part = finite[np.argpartition(-score[finite], k - 1)[:k]] if k < len(finite) else finite
+    # Highest score first; ties by position (stable) so the order is deterministic.
+    return [int(i) for i in part[np.lexsort((part, -score[part]))]]
+
+
+def _rank_teams(
+    request: AssistanceRequest,
+    need: int,
+    need_count: int,
+    covered: dict[int, str],
+    lat0: float | None,
+    lng0: float | None,
+    remote: bool,
+    excluded: dict[str, int],
+    limit: int,
+) -> tuple[list[Candidate], int]:
+    pk = OuterRef("pk")
+    start, end = request.starts_on, request.ends_on
+    rows = list(
+        TeamPackage.objects.filter(status=TeamPackage.Status.ACTIVE, is_template=False)
+        .alias(overlap=F("skill_bits").bitand(need))
+        .filter(overlap__gt=0)
+        .annotate(
+            conflicted=Exists(TeamMember.objects.filter(team=pk, responder__conflicts__id=request.requesting_org_id)),
+            expired=Exists(TeamMember.objects.filter(team=pk, responder__credentials__expires_on__lt=start)),
+            expiring=Exists(
+                TeamMember.objects.filter(
+                    Q(responder__credentials__expires_on__gte=start) & Q(responder__credentials__expires_on__lte=end),
+                    team=pk,
+                )
+            ),
+        )
+        .values_list(
+            "pk",
+            "name",
+            "provider_id",
+            "skill_bits",
+            "provider__latitude",
+            "provider__longitude",
+            "remote_capable",
+            "onsite_capable",
+            "max_deployment_days",
+            "conflicted",
+            "expired",
+            "expiring",
+            "provider__name",
+        )
+    )
+    if not rows:
+        return [], 0
+    cols = list(zip(*rows, strict=True))
+    ids = np.asarray(cols[0], dtype=np.int64)
+    providers = np.asarray(cols[2], dtype=np.int64)
+    bits = np.asarray(cols[3], dtype=np.int64)
+    lat = np.asarray([np.nan if v is None else float(v) for v in cols[4]], dtype=np.float64)
+    lng = np.asarray([np.nan if v is None else float(v) for v in cols[5]], dtype=np.float64)
+    remote_ok, onsite_ok = np.asarray(cols[6], dtype=bool), np.asarray(cols[7], dtype=bool)
+    max_days = np.asarray(cols[8], dtype=np.int64)
+    conflicted, expired, expiring = (np.asarray(c, dtype=bool) for c in cols[9:12])
+
+    fit = np.bitwise_count(bits & np.int64(need)).astype(np.float64) / need_count
+    availability = np.where(max_days >= request.duration_days, 1.0, 0.5)
+    km = _haversine_km(lat, lng, lat0, lng0) if lat0 is not None and lng0 is not None else np.full(len(ids), np.nan)
+    distance = _distance_score(km, remote)
+    agreement = np.isin(providers, np.fromiter(covered, dtype=np.int64)).astype(np.float64)
+    credentials = np.where(expired, 0.0, np.where(expiring, 0.5, 1.0))
+    score = (
+        WEIGHTS["skills"] * fit
+        + WEIGHTS["availability"] * availability
+        + WEIGHTS["distance"] * distance
+        + WEIGHTS["agreement"] * agreement
+        + WEIGHTS["credentials"] * credentials
+    )
+    if request.mode == AssistanceRequest.Mode.ONSITE:
+        mode_ok = onsite_ok
+    elif request.mode == AssistanceRequest.Mode.REMOTE:
+        mode_ok = remote_ok
+    else:
+        mode_ok = remote_ok | onsite_ok
+    excluded["conflict"] += int(conflicted.sum())
+    excluded["mode"] += int((~mode_ok & ~conflicted).sum())
+    score = np.where(conflicted | ~mode_ok, -np.inf, score)
+    out = []
+    for i in _top(score, limit):
+        out.append(
+            Candidate(
+                kind="team",
+                id=int(ids[i]),
+                name=cols[1][i],
+                organization=cols[12][i],
+                score=round(float(score[i]), 1),
+                distance_km=None if np.isnan(km[i]) else round(float(km[i]), 1),
+                factors={
+                    "skills": float(fit[i]),
+                    "availability": float(availability[i]),
+                    "distance": float(distance[i]),
+                    "agreement": float(agreement[i]),
+                    "credentials": float(credentials[i]),
+                    "skill_bits": int(bits[i]),
+                    "programme_id": int(providers[i]),
+                    "max_days": int(max_days[i]),
+                },
+            )
+        )
+    return out, len(ids)
+
+
+def _explain(
+    candidates: list[Candidate], need: int, by_bit: dict[int, str], covered: dict[int, str], request: Any
+) -> None:
+    """Plain-language reasons for each rank, from the factors."""
+    for group in ("responder", "team"):
+        rank = 0
+        for c in candidates:
+            if c.kind != group:
+                continue
+            rank += 1
+            c.rank = rank
+            f = c.factors
+            bits = int(f["skill_bits"])
+            have = _skill_names(bits & need, by_bit)
+            missing = _skill_names(need & ~bits, by_bit)
+            reason = f"Skills: {len(have)} of {len(have) + len(missing)} ({', '.join(have)})"
+            if missing:
+                reason += f"; missing {', '.join(missing)}"
+            c.reasons.append(reason + ".")
+            if group == "responder":
+                c.reasons.append(
+                    {1.0: "Available for the whole period.", 0.5: "Available for part of the period."}.get(
+                        f["availability"], "No availability window covers the period (ask first)."
+                    )
+                )
+            else:
+                c.reasons.append(
+                    f"Deploys up to {int(f['max_days'])} days"
+                    + (
+                        " (covers the request)."
+                        if f["availability"] == 1.0
+                        else " (shorter than the request: plan a relief team)."
+                    )
+                )
+            if c.distance_km is None:
+                c.reasons.append("Home location unknown.")
+            else:
+                c.reasons.append(
+                    f"{c.distance_km:.0f} km away"
+                    + (" (remote work: distance matters little)." if request.mode == "remote" else ".")
+                )
+            programme = int(f["programme_id"])
+            if programme == request.requesting_org_id:
+                c.reasons.append("From the requesting organisation itself.")
+            elif programme in covered:
+                c.reasons.append(f"Covered by “{covered[programme]}”.")
+            else:
+                c.reasons.append("No agreement in force covers this pair.")
+            c.reasons.append(
+                {1.0: "Credentials valid through the period.", 0.5: "A credential expires during the period."}.get(
+                    f["credentials"], "A credential has expired: cannot deploy until renewed."
+                )
+            )
