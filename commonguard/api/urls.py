@@ -10,6 +10,7 @@ from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
 from commonguard.feeds import apis as feeds_apis
 from commonguard.interop import apis as interop_apis
+from commonguard.mutualaid import apis as mutualaid_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.sharing import apis as sharing_apis
 from commonguard.sharing import channel_apis, lookup_apis, recipient_apis
@@ -29,6 +30,9 @@ router.register("indicators", sharing_apis.IndicatorViewSet, basename="indicator
 router.register("sharing-groups", sharing_apis.SharingGroupViewSet, basename="sharing-group")
 router.register("webhooks", channel_apis.WebhookViewSet, basename="webhook")
 router.register("feeds", feeds_apis.FeedViewSet, basename="feed")
+router.register("mutualaid/responders", mutualaid_apis.ResponderViewSet, basename="mutualaid-responder")
+router.register("mutualaid/agreements", mutualaid_apis.AgreementViewSet, basename="mutualaid-agreement")
+router.register("mutualaid/requests", mutualaid_apis.AssistanceRequestViewSet, basename="mutualaid-request")
 
 app_name = "api"
 urlpatterns = [
