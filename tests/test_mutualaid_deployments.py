@@ -3,6 +3,7 @@ debriefed; every move tried; the emergency pre-deployment with its paperwork tim
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ LEGAL = {(a, b) for a, targets in services.DEPLOYMENT_TRANSITIONS.items() for b 
 
 def test_the_table_is_the_one_in_the_issue() -> None:
     chain = [D.PROPOSED, D.ACCEPTED, D.AUTHORISED, D.ACTIVE, D.EXTENDED, D.RELEASED, D.DEBRIEFED]
-    expected = set(zip(chain, chain[1:], strict=False)) | {
+    expected = set(itertools.pairwise(chain)) | {
         (D.PROPOSED, D.DECLINED),
         (D.ACTIVE, D.RELEASED),
         (D.EXTENDED, D.EXTENDED),

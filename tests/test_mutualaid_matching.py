@@ -43,7 +43,7 @@ def test_ranking_and_reasons(world: Any) -> None:
     MembershipFactory(user=world["coordinator"], organization=corps, role=Role.COORDINATOR)
     forget_viewer(world["coordinator"])
     uncovered = make_responder(world, name="Uncovered", skills=("forensics", "ad-rebuild"), programme=corps)
-    assert far  # noqa: S101 (used for its county centroid)
+    assert far
 
     aid = aid_request(world, mode="onsite")
     result = match_request(aid)

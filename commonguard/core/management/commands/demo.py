@@ -42,6 +42,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo people ({len(people)}), password “{DEMO_PASSWORD}”:")
         alerts = seed_demo_alerts(state, settings.COMMONGUARD_SHARED_DATA)
         self.stdout.write(f"Demo alerts: {alerts} published.")
+        from commonguard.mutualaid.demo import seed_demo as seed_mutualaid
+
+        self.stdout.write(f"Mutual aid: {seed_mutualaid(state)} responders on the roster.")
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
         self._import_kev()
