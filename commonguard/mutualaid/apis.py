@@ -22,7 +22,7 @@ from commonguard.web.http import acting_user
 
 class ResponderSerializer(serializers.ModelSerializer):
     programme = serializers.CharField(source="programme.name")
-    skills = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    skills: Any = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
     personal = serializers.SerializerMethodField(
         help_text="Phone, home address and background-check result: present only for the coordinators of the "
         "responder's programme, the responder, and the organisation they are deployed to while deployed; else null."

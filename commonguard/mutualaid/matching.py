@@ -35,7 +35,6 @@ from commonguard.mutualaid.models import (
     TeamMember,
     TeamPackage,
 )
-from commonguard.orgs.models import Organization
 
 # Weights of the factors in a score out of 100.
 WEIGHTS = {"skills": 40.0, "availability": 20.0, "distance": 15.0, "agreement": 15.0, "credentials": 10.0}
@@ -101,6 +100,78 @@ def _fetch(qs: Any) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
+# Kinds of the per-request facts read in one UNION ALL (kind, id, value).
+WINDOW, CREDENTIAL, CONFLICT, COMMITTED, TEAM_CONFLICT, TEAM_EXPIRED, TEAM_EXPIRING = range(7)
+
+
+def _facts(request: AssistanceRequest, start: date, end: date) -> dict[int, list[tuple[int, int]]]:
+    """Everything that depends on the request's dates and requester, one round trip: availability
+    windows touching the period (value 1 if one covers it whole), credentials expiring by its end
+    (1 if already expired at its start), declared conflicts with the requester, deployments holding
+    those days, and the same three facts for team packages through their members."""
+
+    def tag(qs: Any, kind: int, id_field: str, value: Any) -> Any:
+        return qs.order_by().annotate(_kind=Value(kind), _value=value).values_list("_kind", id_field, "_value")
+
+    one = Value(1)
+    active_members = TeamMember.objects.filter(team__status=TeamPackage.Status.ACTIVE)
+    parts = [
+        tag(
+            AvailabilityWindow.objects.filter(starts_on__lte=end, ends_on__gte=start),
+            WINDOW,
+            "responder_id",
+            Case(When(starts_on__lte=start, ends_on__gte=end, then=one), default=Value(0)),
+        ),
+        tag(
+            Credential.objects.filter(expires_on__lte=end),
+            CREDENTIAL,
+            "responder_id",
+            Case(When(expires_on__lt=start, then=one), default=Value(0)),
+        ),
+        tag(
+            Responder.conflicts.through.objects.filter(organization_id=request.requesting_org_id),
+            CONFLICT,
+            "responder_id",
+            one,
+        ),
+        tag(
+            Deployment.objects.filter(status__in=Deployment.HOLDING, starts_on__lte=end, ends_on__gte=start).exclude(
+                request=request
+            ),
+            COMMITTED,
+            "responder_id",
+            one,
+        ),
+        tag(active_members.filter(responder__conflicts__id=request.requesting_org_id), TEAM_CONFLICT, "team_id", one),
+        tag(active_members.filter(responder__credentials__expires_on__lt=start), TEAM_EXPIRED, "team_id", one),
+        tag(
+            active_members.filter(
+                responder__credentials__expires_on__gte=start, responder__credentials__expires_on__lte=end
+            ),
+            TEAM_EXPIRING,
+            "team_id",
+            one,
+        ),
+    ]
+    facts: dict[int, list[tuple[int, int]]] = {k: [] for k in range(7)}
+    for kind, ident, value in _fetch(parts[0].union(*parts[1:], all=True)):
+        facts[kind].append((ident, value))
+    return facts
+
+
+_SKILL_NAMES: tuple[float, dict[int, str]] = (0.0, {})
+
+
+def _skill_names_by_bit() -> dict[int, str]:
+    """The taxonomy's names by bit, re-read at most once a minute (it changes with a migration)."""
+    global _SKILL_NAMES
+    at, names = _SKILL_NAMES
+    if time.monotonic() - at > 60 or not names:
+        names = dict(Skill.objects.values_list("bit", "name"))
+        _SKILL_NAMES = (time.monotonic(), names)
+    return names
+
+
 def _haversine_km(lat: np.ndarray, lng: np.ndarray, lat0: float, lng0: float) -> np.ndarray:
     la, lo = np.radians(lat), np.radians(lng)
     la0, lo0 = np.radians(lat0), np.radians(lng0)
@@ -127,15 +198,16 @@ def match_request(request: AssistanceRequest, *, limit: int = 25, today: date | 
     start, end = request.starts_on, request.ends_on
     need = int(request.skill_bits)
     need_count = max(int(need).bit_count(), 1)
-    by_bit = dict(Skill.objects.values_list("bit", "name"))
+    by_bit = _skill_names_by_bit()
     covered = covering_agreements(request.requesting_org_id, start)
     lat0 = request.latitude
     lng0 = request.longitude
     remote = request.mode == AssistanceRequest.Mode.REMOTE
     excluded = {"conflict": 0, "committed": 0, "mode": 0}
 
-    responders = _rank_responders(request, need, need_count, covered, lat0, lng0, remote, excluded, start, end, limit)
-    teams = _rank_teams(request, need, need_count, covered, lat0, lng0, remote, excluded, limit)
+    facts = _facts(request, start, end)
+    responders = _rank_responders(request, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
+    teams = _rank_teams(request, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
     candidates, considered_r = responders
     team_candidates, considered_t = teams
     _explain(candidates + team_candidates, need, by_bit, covered, request)
@@ -159,6 +231,7 @@ def _mode_ok(request_mode: str, modes: np.ndarray) -> np.ndarray:
 
 def _rank_responders(
     request: AssistanceRequest,
+    facts: dict[int, list[tuple[int, int]]],
     need: int,
     need_count: int,
     covered: dict[int, str],
@@ -166,8 +239,6 @@ def _rank_responders(
     lng0: float | None,
     remote: bool,
     excluded: dict[str, int],
-    start: date,
-    end: date,
     limit: int,
 ) -> tuple[list[Candidate], int]:
     # The roster: one scan of the active responders who have at least one of the skills asked for.
@@ -203,38 +274,12 @@ def _rank_responders(
         return value, seen
 
     # The facts that change with the request, each one narrow read by date (no per-row subqueries).
-    whole_v, some = flags(
-        _fetch(
-            AvailabilityWindow.objects.filter(starts_on__lte=end, ends_on__gte=start)
-            .annotate(whole=Case(When(starts_on__lte=start, ends_on__gte=end, then=Value(1)), default=Value(0)))
-            .values_list("responder_id", "whole")
-        )
-    )
+    whole_v, some = flags(facts[WINDOW])
     whole = whole_v > 0
-    expired_v, expiring = flags(
-        _fetch(
-            Credential.objects.filter(expires_on__lte=end)
-            .annotate(gone=Case(When(expires_on__lt=start, then=Value(1)), default=Value(0)))
-            .values_list("responder_id", "gone")
-        )
-    )
+    expired_v, expiring = flags(facts[CREDENTIAL])
     expired = expired_v > 0
-    _, conflicted = flags(
-        [
-            (rid, 1)
-            for rid in Responder.conflicts.through.objects.filter(
-                organization_id=request.requesting_org_id
-            ).values_list("responder_id", flat=True)
-        ]
-    )
-    _, busy = flags(
-        [
-            (rid, 1)
-            for rid in Deployment.objects.filter(status__in=Deployment.HOLDING, starts_on__lte=end, ends_on__gte=start)
-            .exclude(request=request)
-            .values_list("responder_id", flat=True)
-        ]
-    )
+    _, conflicted = flags(facts[CONFLICT])
+    _, busy = flags(facts[COMMITTED])
 
     fit = np.bitwise_count(bits & np.int64(need)).astype(np.float64) / need_count
     availability = np.where(whole, 1.0, np.where(some, 0.5, 0.0))
@@ -256,16 +301,20 @@ def _rank_responders(
     score = np.where(conflicted | busy | ~mode_ok, -np.inf, score)
     top = _top(score, limit)
     top_ids = [int(ids[i]) for i in top]
-    names = dict(Responder.objects.filter(pk__in=top_ids).values_list("pk", "full_name"))
-    org_names = dict(Organization.objects.filter(pk__in={int(programmes[i]) for i in top}).values_list("pk", "name"))
+    labels = {
+        pk: (name, programme)
+        for pk, name, programme in Responder.objects.filter(pk__in=top_ids).values_list(
+            "pk", "full_name", "programme__name"
+        )
+    }
     out = []
     for i in top:
         out.append(
             Candidate(
                 kind="responder",
                 id=int(ids[i]),
-                name=names.get(int(ids[i]), ""),
-                organization=org_names.get(int(programmes[i]), ""),
+                name=labels[int(ids[i])][0],
+                organization=labels[int(ids[i])][1],
                 score=round(float(score[i]), 1),
                 distance_km=None if np.isnan(km[i]) else round(float(km[i]), 1),
                 factors={
@@ -294,6 +343,7 @@ def _top(score: np.ndarray, limit: int) -> list[int]:
 
 def _rank_teams(
     request: AssistanceRequest,
+    facts: dict[int, list[tuple[int, int]]],
     need: int,
     need_count: int,
     covered: dict[int, str],
@@ -303,8 +353,7 @@ def _rank_teams(
     excluded: dict[str, int],
     limit: int,
 ) -> tuple[list[Candidate], int]:
-    start, end = request.starts_on, request.ends_on
-    rows = list(
+    rows = _fetch(
         TeamPackage.objects.filter(status=TeamPackage.Status.ACTIVE, is_template=False)
         .alias(overlap=F("skill_bits").bitand(need))
         .filter(overlap__gt=0)
@@ -323,15 +372,8 @@ def _rank_teams(
     )
     if not rows:
         return [], 0
-    members = TeamMember.objects.filter(team__status=TeamPackage.Status.ACTIVE)
-    conflicted_ids = set(
-        members.filter(responder__conflicts__id=request.requesting_org_id).values_list("team_id", flat=True)
-    )
-    expired_ids = set(members.filter(responder__credentials__expires_on__lt=start).values_list("team_id", flat=True))
-    expiring_ids = set(
-        members.filter(
-            responder__credentials__expires_on__gte=start, responder__credentials__expires_on__lte=end
-        ).values_list("team_id", flat=True)
+    conflicted_ids, expired_ids, expiring_ids = (
+        {team for team, _ in facts[kind]} for kind in (TEAM_CONFLICT, TEAM_EXPIRED, TEAM_EXPIRING)
     )
     cols = list(zip(*rows, strict=True))
     ids = np.asarray(cols[0], dtype=np.int64)
