@@ -41,7 +41,10 @@ KEV=$!
 # Queues, every minute, the pulls of the feeds whose interval has passed (the worker's bulk queue).
 $PY manage.py feed_pull --due --queue --every 60 >var/feed-pull.log 2>&1 &
 FEEDS=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS 2>/dev/null || true' EXIT INT TERM
+# Mutual aid: credential expiry reminders (30 days ahead) and lapses, daily.
+$PY manage.py mutualaid_reminders --every 86400 >var/mutualaid-reminders.log 2>&1 &
+REMINDERS=$!
+trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $REMINDERS 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
