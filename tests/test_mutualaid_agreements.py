@@ -95,7 +95,10 @@ def test_regional_agreement_binds_its_region_only(world: Any) -> None:
     )
     with pytest.raises(ValidationError, match="its region only"):
         services.agreement_party_sign(
-            actor=world["liaison1"], agreement=agreement, organization=world.washtenaw, signed_on=today(),
+            actor=world["liaison1"],
+            agreement=agreement,
+            organization=world.washtenaw,
+            signed_on=today(),
             signed_by_name="W",
         )
     assert not AgreementParty.objects.exists()
@@ -103,8 +106,17 @@ def test_regional_agreement_binds_its_region_only(world: Any) -> None:
 
 # Who reads a statewide compact among Ingham, Washtenaw and the Guard (kept by the state IT agency).
 READERS = {
-    "ingham_member", "ingham_admin", "ingham_official", "washtenaw_member", "washtenaw_admin", "coordinator",
-    "responder", "liaison1", "liaison2", "analyst", "operator",
+    "ingham_member",
+    "ingham_admin",
+    "ingham_official",
+    "washtenaw_member",
+    "washtenaw_admin",
+    "coordinator",
+    "responder",
+    "liaison1",
+    "liaison2",
+    "analyst",
+    "operator",
 }
 
 
@@ -131,7 +143,10 @@ def test_agreement_read_rule(world: Any, as_persona: Any, persona: str) -> None:
 def test_a_draft_is_seen_only_by_its_administrator(world: Any) -> None:
     agreement = _bilateral(world)
     services.agreement_party_sign(
-        actor=world["ingham_admin"], agreement=agreement, organization=world.washtenaw, signed_on=today(),
+        actor=world["ingham_admin"],
+        agreement=agreement,
+        organization=world.washtenaw,
+        signed_on=today(),
         signed_by_name="W",
     )
     assert Agreement.objects.visible_to(world["ingham_member"]).filter(pk=agreement.pk).exists()

@@ -148,6 +148,7 @@ class RequestForm(Form):
         super().__init__(*args, **kwargs)
         set_choices(self, "requesting_org", orgs)
         set_choices(self, "skills", [(s.slug, s.name) for s in Skill.objects.order_by("name")])
+        self.fields["skills"].widget.attrs["class"] = "usa-checkbox__input"
 
 
 def _requesting_orgs(request: AuthedRequest) -> list[tuple[int, str]]:

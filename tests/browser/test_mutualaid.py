@@ -30,6 +30,14 @@ def _check(page: Any, name: str) -> None:
         pytest.fail(describe_violations(name, page.url, violations), pytrace=False)
 
 
+def _switch(page: Any, live_server: Any, user: Any) -> None:
+    """Sign in as someone else. The page is left first, so that no request (the live feed's stream)
+    holds the in-memory SQLite database while the test writes the new session."""
+    page.goto("about:blank")
+    page.context.clear_cookies()
+    sign_in_by_cookie(page.context, live_server, user)
+
+
 class _World:
     """Just what make_responder needs from the tests' world."""
 
@@ -50,6 +58,8 @@ def test_request_match_propose_accept_deploy_release(axe_page: Any, live_server:
     MembershipFactory(user=person, organization=hub.guard, role=Role.RESPONDER)
     responder = make_responder(_World(hub, {"coordinator": coordinator}), name="Rae Responder", user=person)
     page = axe_page
+    # A long path of real pages: on the shared development machine a page can take seconds to load.
+    page.set_default_timeout(45_000)
     start = timezone.localdate() + timedelta(days=1)
 
     # 1. The county's admin asks for help.
@@ -61,8 +71,10 @@ def test_request_match_propose_accept_deploy_release(axe_page: Any, live_server:
     _check(page, "mutualaid-request-form")
     page.get_by_label("What you need, in a few words").fill("Ransomware on the county network")
     page.get_by_label("The situation and the work").fill("File servers encrypted overnight.")
-    page.get_by_label("Digital forensics").check()
-    page.get_by_label("Active Directory rebuild").check()
+    for skill in ("Digital forensics", "Active Directory rebuild"):  # USWDS hides the input behind its label
+        box = page.get_by_label(skill, exact=True)
+        page.locator(f"label[for='{box.get_attribute('id')}']").click()
+        expect(box).to_be_checked()
     page.get_by_label("From (YYYY-MM-DD)").fill(start.isoformat())
     page.get_by_role("button", name="Send the request").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Ransomware on the county network")
@@ -74,28 +86,25 @@ def test_request_match_propose_accept_deploy_release(axe_page: Any, live_server:
     _check(page, "mutualaid-request-matches")
 
     # 2. The Guard's coordinator proposes Rae.
-    page.context.clear_cookies()
-    sign_in_by_cookie(page.context, live_server, coordinator)
+    _switch(page, live_server, coordinator)
     page.goto(request_url)
     page.get_by_role("button", name="Propose Rae Responder").click()
-    expect(page.locator(".usa-alert")).to_contain_text("Rae Responder is proposed")
+    expect(page.locator(".usa-alert--success")).to_contain_text("Rae Responder is proposed")
     deployment = Deployment.objects.get(responder=responder)
 
     # 3. Rae accepts in writing; a wrong name is refused.
-    page.context.clear_cookies()
-    sign_in_by_cookie(page.context, live_server, person)
+    _switch(page, live_server, person)
     page.goto(f"/mutualaid/deployments/{deployment.pk}/")
     _check(page, "mutualaid-deployment-accept")
     page.get_by_label("Type your full name to sign").fill("R. R.")
     page.get_by_role("button", name="Accept and sign").click()
-    expect(page.locator(".usa-alert")).to_contain_text("Type your full name exactly")
+    expect(page.locator(".usa-alert--error")).to_contain_text("Type your full name exactly")
     page.get_by_label("Type your full name to sign").fill("Rae Responder")
     page.get_by_role("button", name="Accept and sign").click()
     expect(page.locator("#deployment-status")).to_have_text("Accepted in writing")
 
     # 4. The coordinator authorises and starts the deployment.
-    page.context.clear_cookies()
-    sign_in_by_cookie(page.context, live_server, coordinator)
+    _switch(page, live_server, coordinator)
     page.goto(f"/mutualaid/deployments/{deployment.pk}/")
     page.get_by_role("button", name="Authorise in writing").click()
     expect(page.locator("#deployment-status")).to_have_text("Authorised")
@@ -104,20 +113,17 @@ def test_request_match_propose_accept_deploy_release(axe_page: Any, live_server:
     _check(page, "mutualaid-deployment-active")
 
     # 5. While Rae is deployed there, the county sees her phone; after release, no longer.
-    page.context.clear_cookies()
-    sign_in_by_cookie(page.context, live_server, hub.admin)
+    _switch(page, live_server, hub.admin)
     page.goto(f"/mutualaid/responders/{responder.pk}/")
     expect(page.locator("#personal-details")).to_contain_text("+1 517 555 0142")
     _check(page, "mutualaid-responder-deployed")
-    page.context.clear_cookies()
-    sign_in_by_cookie(page.context, live_server, coordinator)
+    _switch(page, live_server, coordinator)
     page.goto(f"/mutualaid/deployments/{deployment.pk}/")
     page.get_by_role("button", name="Release").click()
     expect(page.locator("#deployment-status")).to_have_text("Released")
     page.get_by_role("button", name="Mark debriefed").click()
     expect(page.locator("#deployment-status")).to_have_text("Debriefed")
-    page.context.clear_cookies()
-    sign_in_by_cookie(page.context, live_server, hub.admin)
+    _switch(page, live_server, hub.admin)
     page.goto(f"/mutualaid/responders/{responder.pk}/")
     expect(page.locator("#personal-details")).to_have_count(0)
     expect(page.get_by_text("+1 517 555 0142")).to_have_count(0)
