@@ -185,3 +185,33 @@ def test_reminder_command(world: Any, smtp: Any) -> None:
     out = StringIO()
     call_command("mutualaid_reminders", stdout=out)
     assert "1 credential(s) warned in 2 e-mail(s)" in out.getvalue()
+
+
+# --- The page ------------------------------------------------------------------------------------
+
+
+def test_coordinator_moves_a_responder_on_the_page(world: Any, as_persona: Any) -> None:
+    r = make_responder(world, status=S.APPLIED)
+    client = as_persona("coordinator")
+    page = client.get(f"/mutualaid/responders/{r.pk}/").content.decode()
+    assert "Move to: screening" in page and "Move to: active" not in page
+    response = client.post(f"/mutualaid/responders/{r.pk}/", {"to": "screening"}, follow=True)
+    assert "is now screening" in response.content.decode()
+    assert Responder.objects.get(pk=r.pk).status == S.SCREENING
+    # An illegal move posted by hand: refused with the reason, nothing changed.
+    response = client.post(f"/mutualaid/responders/{r.pk}/", {"to": "active"}, follow=True)
+    assert "cannot become active; they can become: background check, separated" in response.content.decode()
+    assert Responder.objects.get(pk=r.pk).status == S.SCREENING
+
+
+def test_others_cannot_move_a_responder_on_the_page(world: Any, as_persona: Any) -> None:
+    r = make_responder(world)  # active: every vetted person sees the profile
+    client = as_persona("ingham_admin")
+    assert "Move to:" not in client.get(f"/mutualaid/responders/{r.pk}/").content.decode()
+    response = client.post(f"/mutualaid/responders/{r.pk}/", {"to": "inactive"}, follow=True)
+    assert "Only the programme" in response.content.decode()
+    assert Responder.objects.get(pk=r.pk).status == S.ACTIVE
+    # A responder in onboarding is not on the visible roster: the same 404 as none.
+    hidden = make_responder(world, name="In Screening", status=S.SCREENING)
+    assert client.post(f"/mutualaid/responders/{hidden.pk}/", {"to": "separated"}).status_code == 404
+    assert Responder.objects.get(pk=hidden.pk).status == S.SCREENING

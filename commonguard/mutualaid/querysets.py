@@ -20,17 +20,13 @@ def coordinator_org_ids(viewer: Viewer) -> frozenset[int]:
     return frozenset(org for org, role in viewer.roles_by_org.items() if role == Role.COORDINATOR)
 
 
-def _none_unless_vetted(qs: models.QuerySet[Any], viewer: Viewer) -> bool:
-    return not viewer.is_vetted
-
-
 class AgreementQuerySet(models.QuerySet):  # type: ignore[type-arg]
     def visible_to(self, user: Any) -> AgreementQuerySet:
         """Agreements the person may read: those their organisations administer or are party to,
         and, for state staff, every agreement of their state. Drafts only to the administrator's
         members. The operator reads all."""
         viewer = viewer_for(user)
-        if _none_unless_vetted(self, viewer):
+        if not viewer.is_vetted:
             return self.none()
         if viewer.is_operator:
             return self.all()

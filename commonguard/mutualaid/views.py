@@ -113,6 +113,21 @@ def responder_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     view = selectors.responder_detail(request.user, pk)
     if view is None:
         raise Http404
+    if request.method == "POST":
+        # A coordinator moves the responder along onboarding (the service refuses anyone else).
+        to = request.POST.get("to", "")
+        try:
+            services.responder_transition(actor=request.user, responder=view.responder, to=to)
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, error_text(exc))
+        else:
+            messages.success(request, f"{view.responder.full_name} is now {Responder.Status(to).label.lower()}.")
+        return redirect("mutualaid:responder", pk=pk)
+    next_statuses = [
+        (status, Responder.Status(status).label)
+        for status in Responder.Status.values
+        if status in services.TRANSITIONS[view.responder.status]
+    ]
     return render(
         request,
         "mutualaid/responder_detail.html",
@@ -121,6 +136,7 @@ def responder_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "private": view.private,
             "today": timezone.localdate(),
             "can_coordinate": policies.can_coordinate(request.user, view.responder.programme_id),
+            "next_statuses": next_statuses,
         },
     )
 
