@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "commonguard.statutes",
     "commonguard.partnerships",
     "commonguard.federation",
+    "commonguard.mutualaid",
     "commonguard.api",
     "commonguard.web",
 ]

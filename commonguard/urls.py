@@ -15,6 +15,7 @@ urlpatterns = [
     path("feeds/", include("commonguard.feeds.urls")),
     path("incidents/", include("commonguard.incidents.urls")),
     path("partnerships/", include("commonguard.partnerships.urls")),
+    path("mutualaid/", include("commonguard.mutualaid.urls")),
     path("audit/", include("commonguard.core.urls")),
     path("statutes/", include("commonguard.statutes.urls")),
     path("api/", include("commonguard.api.urls")),

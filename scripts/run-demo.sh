@@ -50,7 +50,10 @@ REMINDERS=$!
 # Federation with peer hubs (none configured in the demo): pulls due peers, pushes what is pending.
 $PY manage.py federation_run --every 2 >var/federation.log 2>&1 &
 FEDERATION=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS $REMINDERS $FEDERATION 2>/dev/null || true' EXIT INT TERM
+# Mutual aid: credential expiry reminders (30 days ahead) and lapses, daily.
+$PY manage.py mutualaid_reminders --every 86400 >var/mutualaid-reminders.log 2>&1 &
+CREDENTIALS=$!
+trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS $REMINDERS $FEDERATION $CREDENTIALS 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 

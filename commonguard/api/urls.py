@@ -11,6 +11,7 @@ from commonguard.core import apis as core_apis
 from commonguard.feeds import apis as feeds_apis
 from commonguard.incidents import apis as incidents_apis
 from commonguard.interop import apis as interop_apis
+from commonguard.mutualaid import apis as mutualaid_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.partnerships import apis as partnerships_apis
 from commonguard.sharing import apis as sharing_apis
@@ -34,6 +35,9 @@ router.register("feeds", feeds_apis.FeedViewSet, basename="feed")
 router.register("incident-reports", incidents_apis.IncidentReportViewSet, basename="incident-report")
 router.register("library", partnerships_apis.ResourceViewSet, basename="library-resource")
 router.register("grant-programs", partnerships_apis.GrantProgramViewSet, basename="grant-program")
+router.register("mutualaid/responders", mutualaid_apis.ResponderViewSet, basename="mutualaid-responder")
+router.register("mutualaid/agreements", mutualaid_apis.AgreementViewSet, basename="mutualaid-agreement")
+router.register("mutualaid/requests", mutualaid_apis.AssistanceRequestViewSet, basename="mutualaid-request")
 
 app_name = "api"
 urlpatterns = [

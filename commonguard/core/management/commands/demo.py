@@ -52,6 +52,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo incident reports: {seed_incidents(state)} added.")
         self.stdout.write(f"Demo partnerships: {seed_demo_partnerships(state)}")
         self.stdout.write(import_module("commonguard.interop.demo").seed_demo(state))
+        from commonguard.mutualaid.demo import seed_demo as seed_mutualaid
+
+        self.stdout.write(f"Mutual aid: {seed_mutualaid(state)} responders on the roster.")
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
         self._import_kev()

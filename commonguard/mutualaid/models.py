@@ -1,0 +1,479 @@
+"""Cyber mutual aid: agreements between organisations, the responder roster (skills, credentials,
+onboarding), team packages, assistance requests and deployments.
+
+Field lists follow EMAC's request → offer → acceptance → mission order → deployment flow
+(research note: reporting-and-mutual-aid.md §1). State changes go through `services.py`, which
+checks the transition tables below; the read rules are in `querysets.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from commonguard.core.models import TimeStampedModel
+from commonguard.mutualaid.querysets import (
+    AgreementQuerySet,
+    AssistanceRequestQuerySet,
+    DeploymentQuerySet,
+    ResponderPrivateQuerySet,
+    ResponderQuerySet,
+    TeamPackageQuerySet,
+)
+from commonguard.orgs.models import Organization, county_fips_validator
+
+
+class Skill(models.Model):
+    """One entry of the skills taxonomy (loaded from data/skills.json). `bit` is its position in the
+    64-bit skill sets that matching compares (`Responder.skill_bits`)."""
+
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    category = models.CharField(max_length=40)
+    bit = models.PositiveSmallIntegerField(unique=True, validators=[MinValueValidator(0)])
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(bit__lt=63), name="skill_bit_fits_signed_64")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def skill_bits_of(skills: object) -> int:
+    """The bit set of an iterable of Skill rows (or of their bit numbers)."""
+    bits = 0
+    for skill in skills:  # type: ignore[attr-defined]
+        bits |= 1 << (skill if isinstance(skill, int) else skill.bit)
+    return bits
+
+
+# --- Agreements ------------------------------------------------------------------------------
+
+
+class Agreement(TimeStampedModel):
+    """A mutual aid agreement: who may call on whom, on what terms. The roles (not persons) allowed
+    to request and to offer under it are lists of `accounts.Role` values."""
+
+    class Kind(models.TextChoices):
+        STATEWIDE_COMPACT = "statewide_compact", "Statewide compact"
+        REGIONAL = "regional", "Regional agreement"
+        BILATERAL = "bilateral", "Bilateral agreement"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_FORCE = "in_force", "In force"
+        TERMINATED = "terminated", "Terminated"
+
+    class PerDiem(models.TextChoices):
+        REQUESTER_RATES = "requester_rates", "Requesting party's rates"
+        PROVIDER_RATES = "provider_rates", "Providing party's rates"
+        GSA_RATES = "gsa", "Federal GSA per-diem rates"
+        NONE = "none", "No per diem (donated)"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    state = models.CharField(max_length=2)
+    region = models.ForeignKey("orgs.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    administrator = models.ForeignKey(
+        "orgs.Organization",
+        on_delete=models.PROTECT,
+        related_name="administered_agreements",
+        help_text="The organisation that keeps the agreement (state emergency management, a county...).",
+    )
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True, help_text="Empty: until terminated.")
+    legal_basis = models.CharField(max_length=300, blank=True)
+    liability_terms = models.TextField(blank=True)
+    workers_comp_terms = models.TextField(blank=True)
+    reimbursement_terms = models.TextField(blank=True)
+    per_diem_basis = models.CharField(max_length=24, choices=PerDiem.choices, default=PerDiem.REQUESTER_RATES)
+    data_handling_terms = models.TextField(blank=True)
+    request_roles = models.JSONField(default=list, help_text="Roles that may request assistance under it.")
+    offer_roles = models.JSONField(default=list, help_text="Roles that may offer assistance under it.")
+    parties: models.ManyToManyField[Organization, AgreementParty] = models.ManyToManyField(
+        "orgs.Organization", through="AgreementParty", related_name="agreements"
+    )
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gte=models.F("effective_from")),
+                name="agreement_dates_in_order",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def in_force_on(self, day: date) -> bool:
+        return (
+            self.status == self.Status.IN_FORCE
+            and self.effective_from <= day
+            and (self.effective_to is None or day <= self.effective_to)
+        )
+
+
+class AgreementParty(models.Model):
+    """An organisation that signed (or joined) an agreement. It is bound once `signed_on` is set."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="party_rows")
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="agreement_rows")
+    signed_on = models.DateField(null=True, blank=True)
+    signed_by_name = models.CharField(max_length=150, blank=True)
+    signed_by_title = models.CharField(max_length=150, blank=True)
+    withdrawn_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["agreement", "organization__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "organization"], name="agreement_party_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} in {self.agreement_id}"
+
+
+def agreement_document_path(instance: AgreementDocument, filename: str) -> str:
+    return f"mutualaid/agreements/{instance.agreement_id}/{filename}"
+
+
+class AgreementDocument(models.Model):
+    """A signed copy (PDF scan) or amendment of an agreement."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=200)
+    file = models.FileField(upload_to=agreement_document_path)
+    signed_on = models.DateField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+# --- Roster -----------------------------------------------------------------------------------
+
+
+class Responder(TimeStampedModel):
+    """A person on a programme's roster. The programme is the organisation that recruits, vets and
+    deploys them (a member organisation lending staff, the Guard unit, the volunteer corps, a
+    university). Personal details live apart in `ResponderPrivate`, behind their own read rule."""
+
+    class Source(models.TextChoices):
+        MEMBER_ORG = "member_org", "Member organisation staff"
+        GUARD = "guard", "National Guard"
+        VOLUNTEER_CORPS = "volunteer_corps", "Volunteer corps"
+        UNIVERSITY = "university", "University (student / faculty)"
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        SCREENING = "screening", "Screening"
+        BACKGROUND_CHECK = "background_check", "Background check"
+        AGREEMENT_SIGNED = "agreement_signed", "Agreement signed"
+        TRAINING = "training", "Training"
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+        SEPARATED = "separated", "Separated"
+
+    class WorkMode(models.TextChoices):
+        REMOTE = "remote", "Remote only"
+        ONSITE = "onsite", "On-site only"
+        EITHER = "either", "Remote or on-site"
+
+    class BackgroundCheck(models.TextChoices):
+        NOT_STARTED = "not_started", "Not started"
+        PENDING = "pending", "Pending"
+        COMPLETE = "complete", "Complete"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="responder"
+    )
+    full_name = models.CharField(max_length=150)
+    email = models.EmailField()
+    programme = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="responders")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.APPLIED, db_index=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    home_county_fips = models.CharField(max_length=5, validators=[county_fips_validator])
+    # The home county's centroid (from the county organisation), copied for distance ranking.
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    work_mode = models.CharField(max_length=8, choices=WorkMode.choices, default=WorkMode.EITHER)
+    skills = models.ManyToManyField(Skill, related_name="responders", blank=True)
+    skill_bits = models.BigIntegerField(default=0, help_text="Bit set of `skills`, kept by the services.")
+    background_check = models.CharField(
+        max_length=12, choices=BackgroundCheck.choices, default=BackgroundCheck.NOT_STARTED
+    )
+    background_checked_on = models.DateField(null=True, blank=True)
+    agreement_signed_on = models.DateField(null=True, blank=True)
+    conflicts = models.ManyToManyField(
+        "orgs.Organization",
+        related_name="conflicted_responders",
+        blank=True,
+        help_text="Organisations this responder must not serve (employer, family, vendor relationship).",
+    )
+
+    objects = ResponderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["full_name"]
+        indexes = [models.Index(fields=["status", "programme"], name="responder_status_programme")]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class ResponderPrivate(models.Model):
+    """The responder's personal details. Read only through `ResponderPrivate.objects.visible_to`:
+    coordinators of the responder's programme, the responder, and the requesting organisation of a
+    deployment while it is under way (ADR 24)."""
+
+    class Result(models.TextChoices):
+        NONE = "", "No result yet"
+        CLEAR = "clear", "Clear"
+        ADVERSE = "adverse", "Adverse"
+
+    responder = models.OneToOneField(Responder, on_delete=models.CASCADE, related_name="private")
+    phone = models.CharField(max_length=40, blank=True)
+    home_address = models.TextField(blank=True)
+    background_check_result = models.CharField(max_length=8, choices=Result.choices, blank=True, default="")
+    background_check_note = models.TextField(blank=True)
+
+    objects = ResponderPrivateQuerySet.as_manager()
+
+    # The fields this rule protects, for serialisers and templates.
+    FIELDS = ("phone", "home_address", "background_check_result")
+
+    def __str__(self) -> str:
+        return f"Personal details of responder {self.responder_id}"
+
+
+class Credential(models.Model):
+    """A certification, licence or clearance with an expiry. A responder whose credential has
+    lapsed may not start a deployment; the reminder command warns 30 days ahead."""
+
+    responder = models.ForeignKey(Responder, on_delete=models.CASCADE, related_name="credentials")
+    name = models.CharField(max_length=150)
+    issuer = models.CharField(max_length=150, blank=True)
+    issued_on = models.DateField(null=True, blank=True)
+    expires_on = models.DateField(null=True, blank=True, db_index=True)
+    warned_for_expiry = models.DateField(
+        null=True, blank=True, help_text="The expiry date a reminder was last sent for (one reminder per expiry)."
+    )
+
+    class Meta:
+        ordering = ["expires_on", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def valid_on(self, day: date) -> bool:
+        return self.expires_on is None or self.expires_on >= day
+
+
+class Training(models.Model):
+    responder = models.ForeignKey(Responder, on_delete=models.CASCADE, related_name="trainings")
+    name = models.CharField(max_length=150)
+    completed_on = models.DateField()
+
+    class Meta:
+        ordering = ["-completed_on"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AvailabilityWindow(models.Model):
+    """Days the responder can be deployed (inclusive)."""
+
+    responder = models.ForeignKey(Responder, on_delete=models.CASCADE, related_name="availability")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_on"]
+        constraints = [models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="window_order")]
+        indexes = [models.Index(fields=["responder", "starts_on", "ends_on"], name="window_responder_dates")]
+
+    def __str__(self) -> str:
+        return f"{self.starts_on} – {self.ends_on}"
+
+
+class TeamPackage(TimeStampedModel):
+    """A mission-ready package: a named team with roles, capabilities, limits and a cost estimate.
+    Rows with `is_template` (no provider) are typing templates such as FEMA's Cyber Incident
+    Response Team."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=200)
+    provider = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="team_packages"
+    )
+    is_template = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    nims_resource_type = models.CharField(max_length=120, blank=True)
+    type_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    mission = models.TextField(blank=True)
+    capabilities = models.ManyToManyField(Skill, related_name="teams", blank=True)
+    skill_bits = models.BigIntegerField(default=0)
+    limitations = models.TextField(blank=True)
+    roles = models.JSONField(default=list, help_text='[{"role": "...", "quantity": n}]')
+    remote_capable = models.BooleanField(default=True)
+    onsite_capable = models.BooleanField(default=True)
+    self_sufficiency_hours = models.PositiveIntegerField(default=72)
+    max_deployment_days = models.PositiveIntegerField(default=14)
+    shift_length_hours = models.PositiveSmallIntegerField(default=12)
+    cost_personnel = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    cost_travel = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    cost_equipment = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    cost_commodities = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    cost_other = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    members: models.ManyToManyField[Responder, TeamMember] = models.ManyToManyField(
+        Responder, through="TeamMember", related_name="teams"
+    )
+
+    objects = TeamPackageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_template=True) | Q(provider__isnull=False), name="team_has_provider_unless_template"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def cost_total(self) -> Decimal:
+        return self.cost_personnel + self.cost_travel + self.cost_equipment + self.cost_commodities + self.cost_other
+
+
+class TeamMember(models.Model):
+    team = models.ForeignKey(TeamPackage, on_delete=models.CASCADE, related_name="member_rows")
+    responder = models.ForeignKey(Responder, on_delete=models.CASCADE, related_name="team_rows")
+    role = models.CharField(max_length=150)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "responder"], name="team_member_once")]
+
+    def __str__(self) -> str:
+        return self.role
+
+
+# --- Requests and deployments -----------------------------------------------------------------
+
+
+class AssistanceRequest(TimeStampedModel):
+    """What an organisation needs (EMAC request, section I). Stands on its own; a link to an
+    incident report is added when the incidents app is merged."""
+
+    class Priority(models.TextChoices):
+        LIFESAVING = "lifesaving", "Life-saving / life-sustaining"
+        HIGH = "high", "High"
+        NORMAL = "normal", "Normal"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FILLED = "filled", "Filled"
+        CANCELLED = "cancelled", "Cancelled"
+        CLOSED = "closed", "Closed"
+
+    class Mode(models.TextChoices):
+        REMOTE = "remote", "Remote"
+        ONSITE = "onsite", "On-site"
+        EITHER = "either", "Either"
+
+    requesting_org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="aid_requests")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    skills = models.ManyToManyField(Skill, related_name="requests")
+    skill_bits = models.BigIntegerField(default=0)
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.EITHER)
+    location_county_fips = models.CharField(max_length=5, blank=True, validators=[county_fips_validator])
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    starts_on = models.DateField()
+    duration_days = models.PositiveSmallIntegerField(default=7, validators=[MinValueValidator(1)])
+    headcount = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    priority = models.CharField(max_length=12, choices=Priority.choices, default=Priority.HIGH)
+    support_provided = models.TextField(blank=True, help_text="Workspace, accounts, lodging, meals...")
+    safety_notes = models.TextField(blank=True, help_text="Safety, evidence handling, CJIS/HIPAA data...")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+
+    objects = AssistanceRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def ends_on(self) -> date:
+        from datetime import timedelta
+
+        return self.starts_on + timedelta(days=self.duration_days - 1)
+
+
+class Deployment(TimeStampedModel):
+    """One responder on one request (EMAC mission order per responder)."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        ACCEPTED = "accepted", "Accepted in writing"
+        DECLINED = "declined", "Declined"
+        AUTHORISED = "authorised", "Authorised"
+        ACTIVE = "active", "Active"
+        EXTENDED = "extended", "Extended"
+        RELEASED = "released", "Released"
+        DEBRIEFED = "debriefed", "Debriefed"
+
+    # Statuses in which the responder is at work for the requesting organisation.
+    UNDER_WAY = (Status.ACTIVE, Status.EXTENDED)
+    # Statuses that hold the responder's days (a second deployment may not overlap them).
+    HOLDING = (Status.ACCEPTED, Status.AUTHORISED, Status.ACTIVE, Status.EXTENDED)
+
+    request = models.ForeignKey(AssistanceRequest, on_delete=models.PROTECT, related_name="deployments")
+    responder = models.ForeignKey(Responder, on_delete=models.PROTECT, related_name="deployments")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED, db_index=True)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    emergency_predeploy = models.BooleanField(
+        default=False, help_text="Deployed before the paperwork is complete (EMAC's emergency provision)."
+    )
+    paperwork_due_on = models.DateField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_signature = models.CharField(max_length=150, blank=True)
+    authorised_at = models.DateTimeField(null=True, blank=True)
+    authorised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    debriefed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeploymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_on"]
+        constraints = [models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="deployment_order")]
