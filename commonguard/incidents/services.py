@@ -198,6 +198,11 @@ def _event(report: IncidentReport, actor: Any, kind: str, summary: str, internal
     ReportEvent.objects.create(report=report, actor=actor, kind=kind, summary=summary[:300], internal=internal)
 
 
+def report_event_record(*, report: IncidentReport, actor: Any, kind: str, summary: str) -> None:
+    """A line on the report's timeline written by another capability (e.g. mutual aid's request for help)."""
+    _event(report, actor, kind, summary)
+
+
 def _audit(actor: Any, action: str, report: IncidentReport, summary: str, **data: Any) -> None:
     audit_record(
         actor=actor, action=action, summary=summary, organization=report.organization, target=report, data=data

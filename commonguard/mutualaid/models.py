@@ -384,8 +384,8 @@ class TeamMember(models.Model):
 
 
 class AssistanceRequest(TimeStampedModel):
-    """What an organisation needs (EMAC request, section I). Stands on its own; a link to an
-    incident report is added when the incidents app is merged."""
+    """What an organisation needs (EMAC request, section I): on its own, or asked for from an
+    incident report ("ask for help", issue 5)."""
 
     class Priority(models.TextChoices):
         LIFESAVING = "lifesaving", "Life-saving / life-sustaining"
@@ -420,6 +420,10 @@ class AssistanceRequest(TimeStampedModel):
     support_provided = models.TextField(blank=True, help_text="Workspace, accounts, lodging, meals...")
     safety_notes = models.TextField(blank=True, help_text="Safety, evidence handling, CJIS/HIPAA data...")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    # The incident report the request came from, if any (the requesting organisation's own report).
+    incident_report = models.ForeignKey(
+        "incidents.IncidentReport", null=True, blank=True, on_delete=models.SET_NULL, related_name="aid_requests"
+    )
 
     objects = AssistanceRequestQuerySet.as_manager()
 

@@ -558,6 +558,7 @@ class RequestInput:
     support_provided: str = ""
     safety_notes: str = ""
     location_county_fips: str = ""
+    incident_report: Any = None  # an IncidentReport of the requesting organisation that the actor may read
 
 
 @transaction.atomic
@@ -582,6 +583,12 @@ def request_create(*, actor: Any, data: RequestInput) -> AssistanceRequest:
         errors["priority"] = "Choose a priority."
     if data.starts_on < timezone.localdate() - timedelta(days=1):
         errors["starts_on"] = "Help cannot be requested for a day in the past."
+    if data.incident_report is not None:
+        from commonguard.incidents.models import IncidentReport
+
+        readable = IncidentReport.objects.visible_to(actor).filter(pk=data.incident_report.pk)
+        if data.incident_report.organization_id != data.requesting_org.pk or not readable.exists():
+            errors["requesting_org"] = "Ask for help from an incident report of the organisation the help is for."
     if errors:
         raise ValidationError(errors)
     skills = _skills(data.skills)
@@ -608,8 +615,18 @@ def request_create(*, actor: Any, data: RequestInput) -> AssistanceRequest:
         priority=data.priority,
         support_provided=data.support_provided,
         safety_notes=data.safety_notes,
+        incident_report=data.incident_report,
     )
     request.skills.set(skills)
+    if data.incident_report is not None:
+        from commonguard.incidents.services import report_event_record
+
+        report_event_record(
+            report=data.incident_report,
+            actor=actor,
+            kind="aid_requested",
+            summary=f"Asked for help through mutual aid: {request.title}",
+        )
     audit_record(
         actor=actor,
         action="mutualaid.request.create",

@@ -159,6 +159,7 @@ class RequestForm(Form):
     priority = forms.ChoiceField(choices=AssistanceRequest.Priority.choices, initial=AssistanceRequest.Priority.HIGH)
     support_provided = forms.CharField(widget=forms.Textarea, required=False, label="Support you will provide")
     safety_notes = forms.CharField(widget=forms.Textarea, required=False, label="Safety and data-handling notes")
+    report = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, orgs: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -173,10 +174,51 @@ def _requesting_orgs(request: AuthedRequest) -> list[tuple[int, str]]:
     return list(Organization.objects.filter(pk__in=ids).order_by("sort_name").values_list("pk", "name"))
 
 
+# What an incident's category usually needs: the request form's first guess, which the requester edits.
+SKILLS_FOR_CATEGORY = {
+    "ransomware": ["ransomware-recovery", "forensics", "backup-restore", "ad-rebuild"],
+    "bec": ["email", "forensics", "identity"],
+    "account_compromise": ["identity", "cloud", "threat-hunting"],
+    "malware": ["malware-analysis", "endpoint", "forensics"],
+    "data_breach": ["forensics", "legal", "pio"],
+    "denial_of_service": ["network"],
+    "web_defacement": ["forensics", "network"],
+    "insider": ["forensics", "legal"],
+}
+
+
+def _report_for_help(request: AuthedRequest, value: Any) -> Any:
+    """The incident report a request for help comes from: one the person may read (else none, as if absent)."""
+    from commonguard.incidents.models import IncidentReport
+
+    if not value:
+        return None
+    try:
+        return IncidentReport.objects.visible_to(request.user).filter(uuid=value).first()
+    except (ValueError, ValidationError):
+        return None
+
+
+def _from_report(report: Any) -> dict[str, Any]:
+    said = report.help_wanted.strip() or "Help to contain the incident and recover."
+    return {
+        "requesting_org": report.organization_id,
+        "title": f"Help with: {report.title}"[:200] if report.title else "Help with an incident",
+        "description": f"{said}\n\n(From our incident report of {report.created_at:%Y-%m-%d}.)",
+        "skills": SKILLS_FOR_CATEGORY.get(report.category, []),
+        "priority": AssistanceRequest.Priority.HIGH,
+        "report": report.uuid,
+    }
+
+
 @vetted_required
 def request_list(request: AuthedRequest) -> HttpResponse:
     orgs = _requesting_orgs(request)
-    form = RequestForm(request.POST or None, orgs=orgs, initial={"starts_on": timezone.localdate()}) if orgs else None
+    initial: dict[str, Any] = {"starts_on": timezone.localdate()}
+    from_report = _report_for_help(request, request.GET.get("report")) if request.method == "GET" else None
+    if from_report is not None:
+        initial.update(_from_report(from_report))
+    form = RequestForm(request.POST or None, orgs=orgs, initial=initial) if orgs else None
     if request.method == "POST" and form is not None:
         if form.is_valid():
             data = form.cleaned_data
@@ -195,6 +237,7 @@ def request_list(request: AuthedRequest) -> HttpResponse:
                         priority=data["priority"],
                         support_provided=data["support_provided"],
                         safety_notes=data["safety_notes"],
+                        incident_report=_report_for_help(request, data.get("report")),
                     ),
                 )
             except (ValidationError, PermissionDenied) as exc:
@@ -206,7 +249,12 @@ def request_list(request: AuthedRequest) -> HttpResponse:
     else:
         status = 200
     requests = AssistanceRequest.objects.visible_to(request.user).select_related("requesting_org")[:200]
-    return render(request, "mutualaid/request_list.html", {"requests": requests, "form": form}, status=status)
+    return render(
+        request,
+        "mutualaid/request_list.html",
+        {"requests": requests, "form": form, "from_report": from_report},
+        status=status,
+    )
 
 
 def _request_or_404(request: AuthedRequest, pk: int) -> AssistanceRequest:
@@ -242,6 +290,8 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "coordinated": coordinated,
             "deployments": deployments,
             "skills": aid.skills.all(),
+            # The report it came from, named only to those who may read the report.
+            "incident_report": _report_for_help(request, aid.incident_report.uuid) if aid.incident_report else None,
         },
     )
 
