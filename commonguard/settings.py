@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "commonguard.sharing",
     "commonguard.interop",
     "commonguard.feeds",
+    "commonguard.measurement",
     "commonguard.api",
     "commonguard.web",
 ]
