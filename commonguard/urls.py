@@ -14,6 +14,7 @@ urlpatterns = [
     path("lookup/", include("commonguard.sharing.lookup_urls")),
     path("feeds/", include("commonguard.feeds.urls")),
     path("audit/", include("commonguard.core.urls")),
+    path("measurement/", include("commonguard.measurement.urls")),
     path("api/", include("commonguard.api.urls")),
     path("taxii2/", include("commonguard.interop.urls")),
     path("admin/", admin.site.urls),

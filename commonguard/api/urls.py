@@ -10,6 +10,7 @@ from commonguard.accounts import apis as accounts_apis
 from commonguard.core import apis as core_apis
 from commonguard.feeds import apis as feeds_apis
 from commonguard.interop import apis as interop_apis
+from commonguard.measurement.api_urls import urlpatterns as measurement_urls
 from commonguard.orgs import apis as orgs_apis
 from commonguard.sharing import apis as sharing_apis
 from commonguard.sharing import channel_apis, lookup_apis, recipient_apis
@@ -39,6 +40,7 @@ urlpatterns = [
     path("v1/me/alert-preferences/", channel_apis.alert_preferences, name="alert-preferences"),
     path("v1/lookup/", lookup_apis.LookupView.as_view(), name="lookup"),
     path("v1/misp/events/", feeds_apis.MispEventUploadView.as_view(), name="misp-events"),
+    path("v1/measurement/", include(measurement_urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI sets style attributes from its script; this page alone allows inline styles
     # (never inline script).

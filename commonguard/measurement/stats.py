@@ -130,7 +130,7 @@ def _peer_assessments(organization: Organization, year: int) -> list[tuple[int, 
         .exclude(organization_id=organization.pk)
         .values_list("organization_id", "means", "overall")
     )
-    return [(org, {**means, "_overall": overall}) for org, means, overall in rows]
+    return [(org, {**means, "overall": overall}) for org, means, overall in rows]
 
 
 def _mean_of(rows: list[dict[str, float]], key: str) -> float | None:
@@ -142,7 +142,7 @@ def peer_benchmark(organization: Organization, year: int) -> Cell:
     """The mean of the other local governments of the state that submitted for `year`, by
     category and function: only when at least K organisations (the asking one not counted)."""
     cat = catalogue()
-    keys = [c for c, _ in cat.functions] + [c for c, _, _ in cat.categories] + ["_overall"]
+    keys = [c for c, _ in cat.functions] + [c for c, _, _ in cat.categories] + ["overall"]
     return cell(
         "peers",
         f"Other local governments of {organization.state}",
@@ -314,6 +314,10 @@ class SurveyResults:
 
     def cells(self) -> list[Cell]:
         return [self.total, *self.by_region, *self.by_size]
+
+    @property
+    def by_total(self) -> list[Cell]:
+        return [self.total]
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -26,6 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from commonguard.demo import DEMO_PASSWORD, seed_demo_alerts, seed_demo_people
+        from commonguard.measurement import demo as measurement_demo
 
         try:
             state = state_by_postal(options["state"])
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo people ({len(people)}), password “{DEMO_PASSWORD}”:")
         alerts = seed_demo_alerts(state, settings.COMMONGUARD_SHARED_DATA)
         self.stdout.write(f"Demo alerts: {alerts} published.")
+        self.stdout.write(f"Demo measurement (surveys, self-assessments): {measurement_demo.seed_demo(state)}")
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
         self._import_kev()
