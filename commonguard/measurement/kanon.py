@@ -86,20 +86,41 @@ def partition(
     return protect_partition(cells, k=k)
 
 
-def protect_pairs(cells: list[Cell], *, k: int = K) -> list[Cell]:
-    """Across overlapping publications of one population (a state total, its regions, its size
-    bands), a shown cell must not be a shown cell minus 1..k-1 organisations: comparing the two
-    would single those out. The smaller of such a pair is suppressed, until none is left."""
+def protect(total: Cell, partitions: list[list[Cell]], *, k: int = K) -> None:
+    """Protect one publication: a total and the partitions of its organisations that are shown
+    with it (regions, size bands, counties). Until nothing changes:
+
+    - a suppressed total suppresses everything;
+    - in each partition, the organisations of the total not covered by a shown cell (suppressed
+      cells, and organisations in no cell) must number 0 or at least k, else the smallest shown
+      cell is suppressed too (otherwise "total minus the shown cells" singles them out);
+    - across all shown cells and the total, a cell that is another minus 1..k-1 organisations is
+      suppressed (comparing the two would single those out).
+    """
+    everything = [c for part in partitions for c in part]
+
+    def suppress(c: Cell) -> None:
+        c.suppressed, c.values = True, {}
+
+    if total.suppressed:
+        for c in everything:
+            suppress(c)
+        return
     changed = True
     while changed:
         changed = False
-        shown = [c for c in cells if not c.suppressed]
-        for big in shown:
-            for small in shown:
-                if small is big or small.suppressed or big.suppressed:
+        for part in partitions:
+            shown = [c for c in part if not c.suppressed]
+            covered = frozenset().union(*(c.organisations for c in shown))
+            uncovered = total.organisations - covered
+            if 0 < len(uncovered) < k and shown:
+                suppress(min(shown, key=lambda c: (c.n, str(c.key))))
+                changed = True
+        shown_all = [total, *(c for c in everything if not c.suppressed)]
+        for big in shown_all:
+            for small in shown_all:
+                if small is big or small is total or small.suppressed:
                     continue
                 if small.organisations <= big.organisations and 0 < len(big.organisations - small.organisations) < k:
-                    small.suppressed = True
-                    small.values = {}
+                    suppress(small)
                     changed = True
-    return cells

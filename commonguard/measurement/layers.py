@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef
 
-from commonguard.measurement.kanon import K, Cell, partition
+from commonguard.measurement.kanon import K, Cell
 from commonguard.orgs.models import Organization
 from commonguard.orgs.states import state_by_postal
 
@@ -209,16 +209,10 @@ def _cells_to_counties(cells: list[Cell], key: str) -> dict[str, CountyValue]:
     }
 
 
-def survey_county_cells(state: str, year: int) -> list[Cell]:
-    from commonguard.measurement.stats import _survey_compute, _survey_rows
-
-    rows = [r for _y, r in _survey_rows(state, year)]
-    return partition(((r.county_fips, r.county_fips, r.organization_id, r) for r in rows if r.county_fips),
-                     _survey_compute)
-
-
 def _survey_counties(ctx: LayerContext) -> dict[str, CountyValue]:
-    return _cells_to_counties(survey_county_cells(ctx.state, ctx.year), "excellent_pct")
+    from commonguard.measurement.stats import survey_results
+
+    return _cells_to_counties(survey_results(ctx.state, ctx.year).by_county, "excellent_pct")
 
 
 def _survey_trend(ctx: LayerContext) -> dict[int, float | None]:
@@ -228,23 +222,10 @@ def _survey_trend(ctx: LayerContext) -> dict[int, float | None]:
     return {y: (None if y not in cells or cells[y].suppressed else cells[y].values["excellent_pct"]) for y in ctx.years}
 
 
-def posture_county_cells(state: str, year: int) -> list[Cell]:
-    from commonguard.measurement.models import Assessment
-
-    rows = Assessment.objects.filter(
-        year=year,
-        status=Assessment.Status.SUBMITTED,
-        organization__state=state,
-        organization__kind__in=Organization.LOCAL_GOVERNMENT_KINDS,
-    ).values_list("organization__county_fips", "organization_id", "overall")
-    return partition(
-        ((fips, fips, org, overall) for fips, org, overall in rows if fips and overall is not None),
-        lambda xs: {"mean": round(sum(xs) / len(xs), 2)},
-    )
-
-
 def _posture_counties(ctx: LayerContext) -> dict[str, CountyValue]:
-    return _cells_to_counties(posture_county_cells(ctx.state, ctx.year), "mean")
+    from commonguard.measurement.stats import posture_results
+
+    return _cells_to_counties(posture_results(ctx.state, ctx.year).by_county, "mean")
 
 
 def _posture_trend(ctx: LayerContext) -> dict[int, float | None]:

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from commonguard.measurement import hooks
-from commonguard.measurement.kanon import K, Cell, cell, partition, protect_pairs
+from commonguard.measurement.kanon import K, Cell, cell, partition, protect
 from commonguard.measurement.models import (
     DIMENSIONS,
     RECOMMENDED_MINIMUM,
@@ -222,27 +222,51 @@ def year_over_year(organization: Organization) -> list[Assessment]:
 # --- State-wide posture (k-anonymous) ---------------------------------------------------------
 
 
-def posture_by_year(state: str) -> list[Cell]:
-    """Each year's mean overall score of the state's submitted local-government assessments."""
-    rows = Assessment.objects.filter(
+def _posture_rows(state: str, year: int | None = None) -> list[tuple[int, int, str, Any]]:
+    qs = Assessment.objects.filter(
         status=Assessment.Status.SUBMITTED,
         organization__state=state,
         organization__kind__in=Organization.LOCAL_GOVERNMENT_KINDS,
-    ).values_list("year", "organization_id", "overall", "means")
-    by_year: dict[int, list[tuple[int, Any]]] = {}
-    for year, org, overall, means in rows:
-        by_year.setdefault(year, []).append((org, (overall, means)))
-    cat = catalogue()
-    fn_codes = [c for c, _ in cat.functions]
+    ).exclude(overall=None)
+    if year is not None:
+        qs = qs.filter(year=year)
+    return list(qs.values_list("year", "organization_id", "organization__county_fips", "overall"))
 
-    def compute(items: list[Any]) -> dict[str, Any]:
-        return {
-            "mean": round(sum(o for o, _ in items) / len(items), 2),
-            "functions": {f: _mean_of([m for _, m in items], f) for f in fn_codes},
-            "below_minimum_pct": round(100 * sum(1 for o, _ in items if o < RECOMMENDED_MINIMUM) / len(items)),
-        }
 
-    return [cell(year, str(year), by_year[year], compute) for year in sorted(by_year)]
+def _posture_compute(items: list[float]) -> dict[str, Any]:
+    return {
+        "mean": round(sum(items) / len(items), 2),
+        "below_minimum_pct": round(100 * sum(1 for o in items if o < RECOMMENDED_MINIMUM) / len(items)),
+    }
+
+
+@dataclass
+class PostureResults:
+    state: str
+    year: int
+    total: Cell
+    by_county: list[Cell]
+
+    def cells(self) -> list[Cell]:
+        return [self.total, *self.by_county]
+
+
+def posture_results(state: str, year: int) -> PostureResults:
+    """Submitted self-assessments of the state's local governments in `year`: the mean overall
+    score state-wide and by county, k-anonymous and protected together (kanon.protect)."""
+    rows = _posture_rows(state, year)
+    total = cell(year, str(year), ((org, overall) for _y, org, _f, overall in rows), _posture_compute)
+    by_county = partition(((fips, fips, org, overall) for _y, org, fips, overall in rows if fips), _posture_compute)
+    protect(total, [by_county])
+    return PostureResults(state, year, total, by_county)
+
+
+def posture_by_year(state: str) -> list[Cell]:
+    """Each year's mean overall score of the state's submitted local-government assessments."""
+    by_year: dict[int, list[tuple[int, float]]] = {}
+    for year, org, _fips, overall in _posture_rows(state):
+        by_year.setdefault(year, []).append((org, overall))
+    return [cell(year, str(year), by_year[year], _posture_compute) for year in sorted(by_year)]
 
 
 # --- The relationship survey ------------------------------------------------------------------
@@ -311,9 +335,10 @@ class SurveyResults:
     total: Cell
     by_region: list[Cell]
     by_size: list[Cell]
+    by_county: list[Cell]
 
     def cells(self) -> list[Cell]:
-        return [self.total, *self.by_region, *self.by_size]
+        return [self.total, *self.by_region, *self.by_size, *self.by_county]
 
     @property
     def by_total(self) -> list[Cell]:
@@ -327,22 +352,20 @@ class SurveyResults:
             "total": self.total.as_json(),
             "by_region": [c.as_json() for c in self.by_region],
             "by_size": [c.as_json() for c in self.by_size],
+            "by_county": [c.as_json() for c in self.by_county],
             "baseline": BASELINE,
         }
 
 
 def survey_results(state: str, year: int) -> SurveyResults:
-    """The state's answers of `year`: all, by region and by size band, each with at least K
-    organisations per cell (kanon.py: complementary and pairwise suppression across the three)."""
+    """The state's answers of `year`: all, by region, by size band and by county (the dashboard),
+    each cell with at least K organisations, protected together (kanon.protect)."""
     rows = [(r.organization_id, r) for _y, r in _survey_rows(state, year)]
     regions = {r.pk: r.name for r in Region.objects.filter(state=state)}
     region_order = {pk: i for i, pk in enumerate(sorted(regions, key=lambda p: regions[p]))}
     total = cell("all", "All local governments", rows, _survey_compute)
     by_region = partition(
-        (
-            (r.region_id or 0, regions.get(r.region_id or 0, "No region"), org, r)
-            for org, r in rows
-        ),
+        ((r.region_id or 0, regions.get(r.region_id or 0, "No region"), org, r) for org, r in rows),
         _survey_compute,
         order=region_order,
     )
@@ -351,11 +374,9 @@ def survey_results(state: str, year: int) -> SurveyResults:
     by_size = partition(
         ((r.size_band, labels[r.size_band], org, r) for org, r in rows), _survey_compute, order=size_order
     )
-    if total.suppressed:
-        for c in [*by_region, *by_size]:
-            c.suppressed, c.values = True, {}
-    protect_pairs([total, *by_region, *by_size])
-    return SurveyResults(state, year, total, by_region, by_size)
+    by_county = partition(((r.county_fips, r.county_fips, org, r) for org, r in rows if r.county_fips), _survey_compute)
+    protect(total, [by_region, by_size, by_county])
+    return SurveyResults(state, year, total, by_region, by_size, by_county)
 
 
 def survey_trend(state: str) -> list[Cell]:
