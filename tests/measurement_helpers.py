@@ -55,3 +55,12 @@ def without_csrf(content: bytes) -> str:
     import re
 
     return re.sub(r'(csrfmiddlewaretoken" value="|X-CSRFToken": ")[^"]+', r"\1", content.decode())
+
+
+def ensure_csf() -> None:
+    """The CSF catalogue is loaded by a migration; a transactional test (live server) elsewhere in
+    the session flushes it, so tests that need it load it again when it is missing."""
+    from django.core.management import call_command
+
+    if not CsfSubcategory.objects.exists():
+        call_command("csf_load", verbosity=0)

@@ -25,9 +25,14 @@ from commonguard.measurement.models import (
     SurveyResponse,
 )
 from tests.conftest import PERSONAS
-from tests.measurement_helpers import answer, cities, submitted, without_csrf
+from tests.measurement_helpers import answer, cities, submitted, without_csrf, ensure_csf
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _csf(db):
+    ensure_csf()
 YEAR = timezone.now().year
 
 

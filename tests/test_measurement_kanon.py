@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from commonguard.measurement.models import SizeBand, size_band_for
 from tests.conftest import sign_in
-from tests.measurement_helpers import answer, cities, submitted
+from tests.measurement_helpers import answer, cities, ensure_csf, submitted
 
 K = 5
 YEAR = timezone.now().year
@@ -87,6 +87,7 @@ def _build(world: Any, specs: list[dict[str, Any]]) -> list[tuple[Any, dict[str,
 @given(specs=worlds, ingham_score=st.one_of(st.none(), st.integers(1, 7)))
 def test_no_published_aggregate_traces_to_fewer_than_five(world: Any, specs: list[dict[str, Any]],
                                                           ingham_score: int | None) -> None:
+    ensure_csf()
     try:
         with transaction.atomic():
             built = _build(world, specs)
