@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup bench-taxii bench-import bench-publish-import clean help
+.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup bench-taxii bench-import bench-publish-import bench-dashboard clean help
 
 help:
 	@echo "make run               build, migrate, seed the demo, serve http://127.0.0.1:8000 with a worker"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench-taxii       TAXII: page ATT&CK Enterprise (24,771 objects), SQLite and PostgreSQL, vs medallion"
 	@echo "make bench-import      import the 51,000 URLhaus + ThreatFox indicators: objects/s, first and again"
 	@echo "make bench-publish-import  publish latency alone vs during a 100,000-indicator feed import"
+	@echo "make bench-dashboard   state dashboard, 1,700 local governments x 5 years: server time, map in Chromium"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -82,3 +83,6 @@ bench-import: install
 
 bench-publish-import: install
 	@bash bench/publish-under-import/run.sh
+
+bench-dashboard: install
+	@bash bench/dashboard/run.sh

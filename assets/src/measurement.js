@@ -103,9 +103,12 @@
   function drawMap(root, data, topology) {
     const svg = root.querySelector("svg");
     const stateFips = data.state.fips;
-    const counties = window.topojson
-      .feature(topology, topology.objects.counties)
-      .features.filter((f) => String(f.id).slice(0, 2) === stateFips);
+    // Only the state's counties are turned into features (the atlas holds the whole country).
+    const own = {
+      type: "GeometryCollection",
+      geometries: topology.objects.counties.geometries.filter((g) => String(g.id).slice(0, 2) === stateFips),
+    };
+    const counties = window.topojson.feature(topology, own).features;
     if (!counties.length) {
       return;
     }
@@ -170,8 +173,8 @@
     if (!cfg || !root) {
       return;
     }
-    trends(cfg.data);
     if (!window.d3 || !window.topojson) {
+      trends(cfg.data);
       return;
     }
     fetch(cfg.atlas_url, { credentials: "same-origin" })
@@ -182,7 +185,8 @@
         return response.json();
       })
       .then((topology) => drawMap(root, cfg.data, topology))
-      .catch((error) => console.warn(error));
+      .catch((error) => console.warn(error))
+      .finally(() => trends(cfg.data)); // the map first, then the charts
   }
 
   radar();

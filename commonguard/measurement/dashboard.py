@@ -8,6 +8,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from commonguard.accounts.viewer import viewer_for
@@ -16,6 +17,9 @@ from commonguard.orgs.models import Organization
 from commonguard.orgs.states import state_by_postal
 
 YEARS = 5
+# The trends (every layer, every year) are the same whichever layer and year is shown: kept for a
+# minute per person and per exact set of their memberships, so switching layers does not recount.
+TRENDS_SECONDS = 60
 # ColorBrewer "Blues", five classes (the campaign map's scale); no value: light grey hatching.
 COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
 NO_VALUE = "#f0f0f0"
@@ -122,8 +126,19 @@ def dashboard_for(*, user: Any, state: str, layer_key: str, year: int, with_tren
         rows.append(CountyRow(fips, names.get(fips, f"County {fips}"), value, _colour(value.value, breaks),
                               value.display(layer.unit)))
     rows.sort(key=lambda r: r.name)
-    trends = {key: lay.trend(ctx) for key, lay in LAYERS.items()} if with_trends else {}
+    trends = _trends(ctx) if with_trends else {}
     return Dashboard(state, info.name, info.fips, layer, year, years, rows, breaks, trends)
+
+
+def _trends(ctx: LayerContext) -> dict[str, dict[int, float | None]]:
+    viewer = viewer_for(ctx.user)
+    facts = (viewer.user_id, sorted(viewer.roles_by_org.items()), sorted(viewer.staff_states), ctx.state, ctx.years)
+    key = f"measurement:trends:{hash(repr(facts))}:{','.join(sorted(LAYERS))}"
+    trends = cache.get(key)
+    if trends is None:
+        trends = {k: layer.trend(ctx) for k, layer in LAYERS.items()}
+        cache.set(key, trends, TRENDS_SECONDS)
+    return dict(trends)
 
 
 def counties_csv(board: Dashboard) -> str:

@@ -9,13 +9,12 @@ no value, and is shown as "fewer than 5".
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Min, Q
 
 from commonguard.measurement.kanon import K, Cell
 from commonguard.orgs.models import Organization
@@ -116,15 +115,19 @@ def _alerts_counties(ctx: LayerContext) -> dict[str, CountyValue]:
     return _counts(rows)
 
 
-def _alerts_trend(ctx: LayerContext) -> dict[int, float | None]:
-    start, _ = _year_range(ctx.years[0])
-    _, end = _year_range(ctx.years[-1])
-    counts = Counter(
-        d.year for d in _alerts_qs(ctx).filter(published_at__gte=start, published_at__lt=end).values_list(
-            "published_at", flat=True
-        )
+def _by_year(qs: Any, field: str, ctx: LayerContext) -> dict[int, float | None]:
+    """Rows per year of the trend, in one query (range filters: no per-row date function)."""
+    counts = qs.aggregate(
+        **{
+            f"y{year}": Count("pk", filter=Q(**{f"{field}__gte": _year_range(year)[0], f"{field}__lt": _year_range(year)[1]}))
+            for year in ctx.years
+        }
     )
-    return {y: float(counts.get(y, 0)) for y in ctx.years}
+    return {year: float(counts[f"y{year}"] or 0) for year in ctx.years}
+
+
+def _alerts_trend(ctx: LayerContext) -> dict[int, float | None]:
+    return _by_year(_alerts_qs(ctx), "published_at", ctx)
 
 
 # --- sightings: sightings reported by organisations in the county ------------------------------
@@ -150,12 +153,7 @@ def _sightings_counties(ctx: LayerContext) -> dict[str, CountyValue]:
 
 
 def _sightings_trend(ctx: LayerContext) -> dict[int, float | None]:
-    start, _ = _year_range(ctx.years[0])
-    _, end = _year_range(ctx.years[-1])
-    counts = Counter(
-        d.year for d in _sightings_qs(ctx).filter(seen_at__gte=start, seen_at__lt=end).values_list("seen_at", flat=True)
-    )
-    return {y: float(counts.get(y, 0)) for y in ctx.years}
+    return _by_year(_sightings_qs(ctx), "seen_at", ctx)
 
 
 # --- participation: share of the county's local governments with an approved member -----------
@@ -167,32 +165,37 @@ def _local_governments(ctx: LayerContext) -> Any:
     )
 
 
-def _participation(ctx: LayerContext, year: int) -> tuple[dict[str, int], dict[str, int]]:
+def _joined(ctx: LayerContext) -> list[tuple[str, datetime | None]]:
+    """(county FIPS, when it first had an approved member or None) for each local government
+    (approved organisations only count as joined). One query for every year of the trend."""
     from commonguard.accounts.models import Membership
 
+    approved = Q(memberships__status=Membership.Status.APPROVED, status=Organization.Status.APPROVED)
+    rows = _local_governments(ctx).annotate(since=Min("memberships__requested_at", filter=approved))
+    return list(rows.values_list("county_fips", "since"))
+
+
+def _participation(rows: list[tuple[str, datetime | None]], year: int) -> tuple[dict[str, int], dict[str, int]]:
     _, end = _year_range(year)
-    joined = Membership.objects.filter(
-        organization=OuterRef("pk"), status=Membership.Status.APPROVED, requested_at__lt=end
-    )
     totals: dict[str, int] = {}
     joined_by: dict[str, int] = {}
-    rows = _local_governments(ctx).annotate(joined=Exists(joined)).values_list("county_fips", "status", "joined")
-    for fips, status, has in rows:
+    for fips, since in rows:
         totals[fips] = totals.get(fips, 0) + 1
-        if has and status == Organization.Status.APPROVED:
+        if since is not None and since < end:
             joined_by[fips] = joined_by.get(fips, 0) + 1
     return totals, joined_by
 
 
 def _participation_counties(ctx: LayerContext) -> dict[str, CountyValue]:
-    totals, joined = _participation(ctx, ctx.year)
+    totals, joined = _participation(_joined(ctx), ctx.year)
     return {f: CountyValue(f, round(100 * joined.get(f, 0) / t, 1)) for f, t in totals.items() if t}
 
 
 def _participation_trend(ctx: LayerContext) -> dict[int, float | None]:
     out: dict[int, float | None] = {}
+    rows = _joined(ctx)
     for year in ctx.years:
-        totals, joined = _participation(ctx, year)
+        totals, joined = _participation(rows, year)
         total = sum(totals.values())
         out[year] = round(100 * sum(joined.values()) / total, 1) if total else None
     return out
