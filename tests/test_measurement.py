@@ -25,7 +25,7 @@ from commonguard.measurement.models import (
     SurveyResponse,
 )
 from tests.conftest import PERSONAS
-from tests.measurement_helpers import answer, cities, submitted, without_csrf, ensure_csf
+from tests.measurement_helpers import answer, cities, ensure_csf, submitted, without_csrf
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +33,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _csf(db):
     ensure_csf()
+
+
 YEAR = timezone.now().year
 
 
@@ -80,7 +82,9 @@ def test_an_assessment_is_read_only_by_its_organisation(world, as_persona, perso
         assert page.status_code == 302  # sent home: not vetted
     else:
         assert page.status_code == (200 if visible else 404)
-    assert api.status_code == (200 if visible else 404) or (persona in {"unvetted", "removed_member"} and api.status_code == 403)
+    assert api.status_code == (200 if visible else 404) or (
+        persona in {"unvetted", "removed_member"} and api.status_code == 403
+    )
     if listing.status_code == 200:
         ids = [a["id"] for a in listing.json()["results"]]
         assert (assessment.pk in ids) == visible
@@ -94,7 +98,10 @@ def test_happy_path_score_submit_and_results(world, as_persona):
     url = f"/measurement/assessments/{world.ingham.pk}/{YEAR}/"
     page = client.get(url + "?function=GV")
     assert page.status_code == 200 and b"GV.OC-01" in page.content
-    post = {f"score_{code}": "3" for code in CsfSubcategory.objects.filter(category__function="GV").values_list("code", flat=True)}
+    post = {
+        f"score_{code}": "3"
+        for code in CsfSubcategory.objects.filter(category__function="GV").values_list("code", flat=True)
+    }
     post["evidence_GV.OC-01"] = "Mission statement approved by the board."
     response = client.post(url + "?function=GV", post)
     assert response.status_code == 302
@@ -104,7 +111,10 @@ def test_happy_path_score_submit_and_results(world, as_persona):
     # Submitting before every subcategory is scored is refused.
     with pytest.raises(ValidationError, match="75 still have no score"):
         services.assessment_submit(actor=world["ingham_admin"], assessment=assessment)
-    entries = {c: services.ScoreEntry(6) for c in CsfSubcategory.objects.exclude(category__function="GV").values_list("code", flat=True)}
+    entries = {
+        c: services.ScoreEntry(6)
+        for c in CsfSubcategory.objects.exclude(category__function="GV").values_list("code", flat=True)
+    }
     services.assessment_scores_save(actor=world["ingham_admin"], assessment=assessment, entries=entries)
     services.assessment_submit(actor=world["ingham_admin"], assessment=assessment)
     assessment.refresh_from_db()
@@ -114,7 +124,7 @@ def test_happy_path_score_submit_and_results(world, as_persona):
     assert results.status_code == 200
     text = results.content.decode()
     assert "Improvement plan" in text and "GV.OC Organizational Context" in text
-    assert 'id="posture-radar"' in text and "role=\"img\"" in text  # the chart, with its table below
+    assert 'id="posture-radar"' in text and 'role="img"' in text  # the chart, with its table below
     assert AuditEvent.objects.filter(action="assessment.submit").exists()
     rows = list(csv.reader(io.StringIO(client.get(url + "results.csv").content.decode())))
     assert rows[0][:4] == ["level", "code", "title", "mean"] and any(r[1] == "GV" and r[3] == "3.0" for r in rows)
@@ -151,7 +161,11 @@ def test_the_service_refuses_bad_scores_and_unknown_subcategories(world):
         services.assessment_scores_save(
             actor=world["ingham_admin"],
             assessment=assessment,
-            entries={"GV.OC-01": services.ScoreEntry(5), "GV.OC-02": services.ScoreEntry(12), "XX.YY-01": services.ScoreEntry(3)},
+            entries={
+                "GV.OC-01": services.ScoreEntry(5),
+                "GV.OC-02": services.ScoreEntry(12),
+                "XX.YY-01": services.ScoreEntry(3),
+            },
         )
     assert set(info.value.message_dict) == {"GV.OC-02", "XX.YY-01"}
     assert not AssessmentScore.objects.exists()
@@ -205,7 +219,12 @@ def test_the_it_lead_answers_once_and_a_second_answer_is_a_clear_error(world, as
     client = as_persona("ingham_admin")
     url = f"/measurement/survey/{world.ingham.pk}/"
     assert client.get(url).status_code == 200
-    first = {"information_sharing": "excellent", "resource_sharing": "fair", "education_training": "poor", "comments": "More training please."}
+    first = {
+        "information_sharing": "excellent",
+        "resource_sharing": "fair",
+        "education_training": "poor",
+        "comments": "More training please.",
+    }
     assert client.post(url, first).status_code == 302
     second = client.post(url, {**first, "information_sharing": "poor"})
     assert second.status_code == 409
@@ -214,7 +233,12 @@ def test_the_it_lead_answers_once_and_a_second_answer_is_a_clear_error(world, as
     assert answer_row.information_sharing == "excellent" and answer_row.comments == "More training please."
     api = client.post(
         "/api/v1/measurement/survey/answers/",
-        {"organization": world.ingham.pk, "information_sharing": "poor", "resource_sharing": "poor", "education_training": "poor"},
+        {
+            "organization": world.ingham.pk,
+            "information_sharing": "poor",
+            "resource_sharing": "poor",
+            "education_training": "poor",
+        },
         content_type="application/json",
     )
     assert api.status_code == 409 and api.json()["error"]["code"] == "already_answered"
@@ -228,7 +252,9 @@ def test_a_survey_answer_with_a_bad_rating_is_refused(world, as_persona):
     assert not SurveyResponse.objects.exists()
 
 
-@pytest.mark.parametrize("persona", ["ingham_member", "ingham_official", "lansing_member", "liaison1", "analyst", "operator"])
+@pytest.mark.parametrize(
+    "persona", ["ingham_member", "ingham_official", "lansing_member", "liaison1", "analyst", "operator"]
+)
 def test_only_a_local_governments_admin_answers_the_survey(world, as_persona, persona):
     org = world.lansing if persona == "lansing_member" else world.ingham
     response = as_persona(persona).post(
@@ -245,7 +271,11 @@ def test_individual_answers_are_read_only_by_the_survey_owners(world, as_persona
     answer(world.ingham, YEAR, "poor")
     client = as_persona(persona)
     response = client.get(f"/measurement/survey/answers/?year={YEAR}")
-    qs = SurveyResponse.objects.visible_to(world.people.get(persona)) if persona != "anonymous" else SurveyResponse.objects.none()
+    qs = (
+        SurveyResponse.objects.visible_to(world.people.get(persona))
+        if persona != "anonymous"
+        else SurveyResponse.objects.none()
+    )
     if persona == "liaison1":
         assert response.status_code == 200 and "Ingham County" in response.content.decode()
         assert qs.count() == 1
@@ -305,8 +335,18 @@ def test_every_layer_renders_with_its_csv_and_api(world, as_persona, layer):
     text = page.content.decode()
     assert 'id="dashboard-map"' in text and 'id="dashboard-rows"' in text
     api = client.get(f"/api/v1/measurement/dashboard/?layer={layer}&year={YEAR}").json()
-    assert api["layer"]["key"] == layer and {t for t in api["trends"]} == {"alerts", "sightings", "participation", "survey", "posture"}
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/measurement/dashboard/counties.csv?layer={layer}&year={YEAR}").content.decode())))
+    assert api["layer"]["key"] == layer and {t for t in api["trends"]} == {
+        "alerts",
+        "sightings",
+        "participation",
+        "survey",
+        "posture",
+    }
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(f"/measurement/dashboard/counties.csv?layer={layer}&year={YEAR}").content.decode())
+        )
+    )
     ingham = next(r for r in rows if r["county_fips"] == "26065")
     if layer == "survey":
         assert ingham["value"] == "100" and ingham["organisations"] == "5"
@@ -326,8 +366,16 @@ def test_an_unknown_layer_or_year_is_a_clear_api_error(world, as_persona):
 def test_a_layer_is_added_in_one_place():
     from commonguard.measurement.layers import LAYERS, CountyValue, Layer, register_layer
 
-    register_layer(Layer("incidents", "Incidents", "Incidents reported.", "count",
-                         lambda ctx: {"26065": CountyValue("26065", 2.0)}, lambda ctx: dict.fromkeys(ctx.years, 1.0)))
+    register_layer(
+        Layer(
+            "incidents",
+            "Incidents",
+            "Incidents reported.",
+            "count",
+            lambda ctx: {"26065": CountyValue("26065", 2.0)},
+            lambda ctx: dict.fromkeys(ctx.years, 1.0),
+        )
+    )
     try:
         assert "incidents" in LAYERS
     finally:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from commonguard.measurement import hooks
 from commonguard.measurement.briefing import HEADINGS, quarter_range
-from tests.measurement_helpers import answer, cities, submitted, ensure_csf
+from tests.measurement_helpers import answer, cities, ensure_csf, submitted
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +20,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _csf(db):
     ensure_csf()
+
+
 YEAR = timezone.now().year
 QUARTER = (timezone.now().month - 1) // 3 + 1
 
@@ -60,7 +62,7 @@ def test_the_local_briefing_renders_fast_on_two_pages_with_its_headings(world, a
     assert "scores 4.0 of 7, below the recommended minimum of 5" in text
     assert "improved (+1.0)" in text
     assert "NOT YET AVAILABLE" in text  # grants and costs, until those apps provide them
-    first_text, first_image = pages[0]
+    _first_text, first_image = pages[0]
     assert _ink(first_image) > 0.02, "page 1 is blank"
     first_image.save(tmp_path / "page1.png")  # type: ignore[attr-defined]
     assert (tmp_path / "page1.png").stat().st_size > 10_000

@@ -51,8 +51,9 @@ class _Rollback(Exception):
     pass
 
 
-def _check_publication(total: frozenset[int] | None, partitions: list[list[frozenset[int]]], known: frozenset[int],
-                       where: str) -> None:
+def _check_publication(
+    total: frozenset[int] | None, partitions: list[list[frozenset[int]]], known: frozenset[int], where: str
+) -> None:
     cells = [c for part in partitions for c in part]
     for c in cells:
         assert len(c) >= K, f"{where}: a cell of {len(c)} organisations is shown"
@@ -85,8 +86,9 @@ def _build(world: Any, specs: list[dict[str, Any]]) -> list[tuple[Any, dict[str,
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=worlds, ingham_score=st.one_of(st.none(), st.integers(1, 7)))
-def test_no_published_aggregate_traces_to_fewer_than_five(world: Any, specs: list[dict[str, Any]],
-                                                          ingham_score: int | None) -> None:
+def test_no_published_aggregate_traces_to_fewer_than_five(
+    world: Any, specs: list[dict[str, Any]], ingham_score: int | None
+) -> None:
     ensure_csf()
     try:
         with transaction.atomic():
@@ -131,7 +133,9 @@ def test_no_published_aggregate_traces_to_fewer_than_five(world: Any, specs: lis
                     part.append(members)
                 parts.append(part)
             _check_publication(total, parts, frozenset(), "survey (API)")
-            rows = list(csv.DictReader(io.StringIO(staff.get(f"/measurement/survey/results.csv?year={YEAR}").content.decode())))
+            rows = list(
+                csv.DictReader(io.StringIO(staff.get(f"/measurement/survey/results.csv?year={YEAR}").content.decode()))
+            )
             for row in rows:
                 assert row["organisations"] == "" or int(row["organisations"]) >= K, f"survey CSV: {row}"
             for layer in ("survey", "posture"):
@@ -139,7 +143,9 @@ def test_no_published_aggregate_traces_to_fewer_than_five(world: Any, specs: lis
                 for c in board["counties"]:
                     assert c["organisations"] is None or c["organisations"] >= K, f"dashboard {layer}: {c}"
                     assert (c["value"] is None) == (c["organisations"] is None), f"dashboard {layer}: {c}"
-                county_csv = staff.get(f"/measurement/dashboard/counties.csv?layer={layer}&year={YEAR}").content.decode()
+                county_csv = staff.get(
+                    f"/measurement/dashboard/counties.csv?layer={layer}&year={YEAR}"
+                ).content.decode()
                 for row in csv.DictReader(io.StringIO(county_csv)):
                     assert row["organisations"] == "" or int(row["organisations"]) >= K, f"dashboard CSV: {row}"
                     assert (row["value"] == "") == (row["organisations"] == ""), row

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -58,7 +57,13 @@ def seed() -> dict[str, Any]:
     from django.utils import timezone
 
     from commonguard.accounts.models import Membership, Role, User
-    from commonguard.measurement.models import Assessment, AssessmentScore, CsfSubcategory, SurveyResponse, size_band_for
+    from commonguard.measurement.models import (
+        Assessment,
+        AssessmentScore,
+        CsfSubcategory,
+        SurveyResponse,
+        size_band_for,
+    )
     from commonguard.measurement.services import assessment_means
     from commonguard.orgs.models import Organization
     from commonguard.orgs.seeding import seed_state
@@ -171,7 +176,9 @@ def seed() -> dict[str, Any]:
                             county_fips=org.county_fips,
                             submitted_at=datetime(year, 2, 1, tzinfo=UTC),
                             **{
-                                f: rng.choices(["excellent", "fair", "poor"], [0.31 + 0.03 * index, 0.44, 0.25 - 0.03 * index])[0]
+                                f: rng.choices(
+                                    ["excellent", "fair", "poor"], [0.31 + 0.03 * index, 0.44, 0.25 - 0.03 * index]
+                                )[0]
                                 for f in ("information_sharing", "resource_sharing", "education_training")
                             },
                         )
@@ -183,8 +190,12 @@ def seed() -> dict[str, Any]:
         with transaction.atomic():
             batch = [o for o in local if rng.random() < 0.6]
             rows = Assessment.objects.bulk_create(
-                [Assessment(organization=o, year=year, status="submitted", submitted_at=datetime(year, 6, 1, tzinfo=UTC))
-                 for o in batch]
+                [
+                    Assessment(
+                        organization=o, year=year, status="submitted", submitted_at=datetime(year, 6, 1, tzinfo=UTC)
+                    )
+                    for o in batch
+                ]
             )
             scores = []
             for a in rows:
@@ -229,7 +240,7 @@ def signed_in_client() -> tuple[Any, str]:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 1)
+    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
 
 
 def measure_server(client: Any) -> dict[str, Any]:
@@ -273,7 +284,9 @@ def measure_server(client: Any) -> dict[str, Any]:
         "p50_ms": pct(every, 0.5),
         "p95_ms": pct(every, 0.95),
         "max_ms": round(max(every), 1),
-        "by_channel": {k: {"p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95), "max_ms": round(max(v), 1)} for k, v in timings.items()},
+        "by_channel": {
+            k: {"p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95), "max_ms": round(max(v), 1)} for k, v in timings.items()
+        },
         "page_by_layer_p95_ms": {k: pct(v, 0.95) for k, v in by_layer.items()},
     }
 
@@ -292,12 +305,24 @@ def measure_map(session_cookie: str) -> dict[str, Any]:
         return {"skipped": f"{CHROMIUM} not found"}
     subprocess.run(
         [str(REPO / ".venv" / "bin" / "python"), "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=REPO, check=True,
+        cwd=REPO,
+        check=True,
     )
     port = free_port()
     server = subprocess.Popen(
-        [str(REPO / ".venv" / "bin" / "uvicorn"), "commonguard.asgi:application", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        [
+            str(REPO / ".venv" / "bin" / "uvicorn"),
+            "commonguard.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
     )
     base = f"http://127.0.0.1:{port}"

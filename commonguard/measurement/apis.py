@@ -29,7 +29,7 @@ class AlreadyAnswered(exceptions.APIException):
 
 def _int(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if not raw:
         return default
     try:
         return int(raw)

@@ -133,8 +133,9 @@ def briefing_for_org(organization: Organization, year: int, quarter: int) -> Bri
         f"{_n(urgent, 'was', 'were')} rated high or critical."
     )
     b.happened.append(
-        f"Our staff found signs of {_n(seen, 'threat', 'threats')} from those alerts in our own systems "
-        "(a “sighting”)." if seen else "Our staff did not report finding any of those threats in our own systems."
+        f"Our staff found signs of {_n(seen, 'threat', 'threats')} from those alerts in our own systems (a “sighting”)."
+        if seen
+        else "Our staff did not report finding any of those threats in our own systems."
     )
     _cost_section(b, organization, organization.state)
     published = Alert.objects.filter(
@@ -146,12 +147,13 @@ def briefing_for_org(organization: Organization, year: int, quarter: int) -> Bri
         else "We did not publish any alerts this quarter."
     )
     b.shared.append(
-        f"Each sighting we report helps neighbouring governments see where an attack is spreading ({seen} this quarter)."
+        "Each sighting we report helps neighbouring governments see where an attack is spreading "
+        f"({seen} this quarter)."
     )
     ours = dict(
         Assessment.objects.filter(organization=organization).exclude(overall=None).values_list("year", "overall")
     )
-    state_cells = {c.key: c for c in posture_by_year(organization.state)}
+    state_cells = {int(str(c.key)): c for c in posture_by_year(organization.state)}
     for y in sorted(set(ours) | set(state_cells))[-5:]:
         cell = state_cells.get(y)
         peer = "fewer than 5 reported" if cell is None or cell.suppressed else f"{cell.values['mean']:.1f}"
@@ -212,8 +214,8 @@ def briefing_for_state(state: str, year: int, quarter: int) -> Briefing:
     authors = total.values("author_org_id").distinct().count()
     b.shared.append(f"{_n(authors, 'organisation', 'organisations')} shared warnings with the others this quarter.")
     b.shared.append(f"{members:,} of {all_lg:,} local governments take part in the hub.")
-    surveys = {c.key: c for c in survey_trend(state)}
-    cells = {c.key: c for c in posture_by_year(state)}
+    surveys = {int(str(c.key)): c for c in survey_trend(state)}
+    cells = {int(str(c.key)): c for c in posture_by_year(state)}
     for y in sorted(set(cells) | set(surveys))[-5:]:
         cell, survey = cells.get(y), surveys.get(y)
         ours = "fewer than 5 reported" if cell is None or cell.suppressed else f"{cell.values['mean']:.1f} ({cell.n})"

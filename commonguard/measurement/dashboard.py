@@ -123,8 +123,11 @@ def dashboard_for(*, user: Any, state: str, layer_key: str, year: int, with_tren
     rows = []
     for fips in fips_all:
         value = values.get(fips) or CountyValue(fips, None if layer.private or layer.unit != "count" else 0.0)
-        rows.append(CountyRow(fips, names.get(fips, f"County {fips}"), value, _colour(value.value, breaks),
-                              value.display(layer.unit)))
+        rows.append(
+            CountyRow(
+                fips, names.get(fips, f"County {fips}"), value, _colour(value.value, breaks), value.display(layer.unit)
+            )
+        )
     rows.sort(key=lambda r: r.name)
     trends = _trends(ctx) if with_trends else {}
     return Dashboard(state, info.name, info.fips, layer, year, years, rows, breaks, trends)
@@ -148,8 +151,19 @@ def counties_csv(board: Dashboard) -> str:
     for row in board.counties:
         v = row.value
         note = "fewer than 5 organisations: not shown" if v.suppressed else ("" if v.value is not None else "no data")
-        writer.writerow([board.state, board.year, board.layer.key, board.layer.unit, row.fips, row.name,
-                         "" if v.value is None else v.value, "" if v.n is None else v.n, note])
+        writer.writerow(
+            [
+                board.state,
+                board.year,
+                board.layer.key,
+                board.layer.unit,
+                row.fips,
+                row.name,
+                "" if v.value is None else v.value,
+                "" if v.n is None else v.n,
+                note,
+            ]
+        )
     return out.getvalue()
 
 

@@ -74,7 +74,7 @@ def partition(
     compute: Callable[[list[Any]], dict[str, Any]],
     *,
     k: int = K,
-    order: Mapping[Hashable, int] | None = None,
+    order: Mapping[Any, int] | None = None,
 ) -> list[Cell]:
     """Cells from (cell key, cell label, organisation id, row), protected as a partition."""
     grouped: dict[Hashable, tuple[str, list[tuple[int, Any]]]] = {}

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db.models import Count, Min, Q
 
-from commonguard.measurement.kanon import K, Cell
+from commonguard.measurement.kanon import Cell, K
 from commonguard.orgs.models import Organization
 from commonguard.orgs.states import state_by_postal
 
@@ -119,7 +119,9 @@ def _by_year(qs: Any, field: str, ctx: LayerContext) -> dict[int, float | None]:
     """Rows per year of the trend, in one query (range filters: no per-row date function)."""
     counts = qs.aggregate(
         **{
-            f"y{year}": Count("pk", filter=Q(**{f"{field}__gte": _year_range(year)[0], f"{field}__lt": _year_range(year)[1]}))
+            f"y{year}": Count(
+                "pk", filter=Q(**{f"{field}__gte": _year_range(year)[0], f"{field}__lt": _year_range(year)[1]})
+            )
             for year in ctx.years
         }
     )
@@ -206,8 +208,9 @@ def _participation_trend(ctx: LayerContext) -> dict[int, float | None]:
 
 def _cells_to_counties(cells: list[Cell], key: str) -> dict[str, CountyValue]:
     return {
-        str(c.key): CountyValue(str(c.key), None if c.suppressed else c.values[key], None if c.suppressed else c.n,
-                                c.suppressed)
+        str(c.key): CountyValue(
+            str(c.key), None if c.suppressed else c.values[key], None if c.suppressed else c.n, c.suppressed
+        )
         for c in cells
     }
 

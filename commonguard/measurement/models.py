@@ -121,6 +121,9 @@ class AssessmentScore(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.subcategory_id}: {self.score}"
+
 
 class Rating(models.TextChoices):
     EXCELLENT = "excellent", "Excellent"
@@ -171,6 +174,9 @@ class SurveyOwner(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["state", "user"], name="survey_owner_once")]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} owns the {self.state} survey"
+
 
 class SurveyResponse(models.Model):
     """One local government's answer to the relationship survey of one year (one per year).
@@ -201,3 +207,6 @@ class SurveyResponse(models.Model):
             models.UniqueConstraint(fields=["organization", "year"], name="survey_one_answer_per_org_year"),
         ]
         indexes = [models.Index(fields=["state", "year"], name="survey_state_year")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.year}"

@@ -77,7 +77,9 @@ def _validate_entries(entries: Mapping[str, ScoreEntry], known: set[str]) -> dic
         if code not in known:
             errors[code] = f"{code} is not a NIST CSF 2.0 subcategory."
         elif entry.score is not None and not (MIN_SCORE <= entry.score <= MAX_SCORE):
-            errors[code] = f"{code}: a score is a whole number from {MIN_SCORE} to {MAX_SCORE} (you gave {entry.score})."
+            errors[code] = (
+                f"{code}: a score is a whole number from {MIN_SCORE} to {MAX_SCORE} (you gave {entry.score})."
+            )
         elif entry.score is None and (entry.evidence.strip() or entry.notes.strip()):
             errors[code] = f"{code}: give a score from {MIN_SCORE} to {MAX_SCORE} with the evidence and notes."
     return errors
@@ -213,7 +215,5 @@ def survey_owner_grant(*, actor: Any, state: str, user: Any) -> SurveyOwner:
     """The operator names a person who may read the individual survey answers of `state`."""
     policies.require_operator(actor)
     owner, _ = SurveyOwner.objects.get_or_create(state=state, user=user, defaults={"granted_by": actor})
-    audit_record(
-        actor=actor, action="survey.owner", summary=f"{user.email} owns the {state} survey", target=owner
-    )
+    audit_record(actor=actor, action="survey.owner", summary=f"{user.email} owns the {state} survey", target=owner)
     return owner

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from commonguard.measurement import hooks
-from commonguard.measurement.kanon import K, Cell, cell, partition, protect
+from commonguard.measurement.kanon import Cell, K, cell, partition, protect
 from commonguard.measurement.models import (
     DIMENSIONS,
     RECOMMENDED_MINIMUM,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
@@ -313,8 +311,9 @@ def survey_results_csv(request: AuthedRequest) -> HttpResponse:
     results = stats.survey_results(state, year)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["state", "year", "group", "cell", "organisations", "question", "excellent_pct", "fair_pct",
-                     "poor_pct", "note"])
+    writer.writerow(
+        ["state", "year", "group", "cell", "organisations", "question", "excellent_pct", "fair_pct", "poor_pct", "note"]
+    )
     for group, cells in (("all", [results.total]), ("region", results.by_region), ("size", results.by_size)):
         for c in cells:
             if c.suppressed:
@@ -367,8 +366,7 @@ def _board(request: AuthedRequest, *, with_trends: bool = True) -> dash.Dashboar
 def dashboard(request: AuthedRequest) -> HttpResponse:
     board = _board(request)
     config = {"data": board.as_json(), "atlas_url": static("atlas/counties-10m.json")}
-    return render(request, "measurement/dashboard.html", {"board": board, "config": config, "layers": LAYERS,
-                                                          "k": K})
+    return render(request, "measurement/dashboard.html", {"board": board, "config": config, "layers": LAYERS, "k": K})
 
 
 @vetted_required
@@ -391,5 +389,3 @@ def dashboard_csv(request: AuthedRequest) -> HttpResponse:
 def dashboard_trends_csv(request: AuthedRequest) -> HttpResponse:
     board = _board(request)
     return _csv(dash.trends_csv(board), f"dashboard-{board.state}-trends.csv")
-
-

@@ -119,8 +119,10 @@ def test_the_dashboard_map_draws_the_counties(page: Any, live_server: Any, hub: 
     assert page.locator("#dashboard-map path.cg-county").count() == 83  # Michigan's counties
     fill = page.locator("#dashboard-map path[data-fips='26065']").get_attribute("fill")
     assert fill != "#f0f0f0"  # Ingham has 6 assessments: a value
-    page.wait_for_function("() => document.querySelectorAll('.cg-trend__chart').length === 5 && "
-                           "[...document.querySelectorAll('.cg-trend__chart')].every(c => window.Chart.getChart(c))")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.cg-trend__chart').length === 5 && "
+        "[...document.querySelectorAll('.cg-trend__chart')].every(c => window.Chart.getChart(c))"
+    )
     page.get_by_label("Map layer").select_option("survey")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("heading", level=2, name=f"Relationship survey by county, {YEAR}")).to_be_visible()
