@@ -327,18 +327,23 @@ def measure_map(session_cookie: str) -> dict[str, Any]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 30
+        import urllib.request
+
+        deadline = time.time() + 60
         while time.time() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
+                with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+                    if response.status == 200:
+                        break
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.3)
         drawn: dict[str, list[float]] = {layer: [] for layer in LAYERS}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
             ctx = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
             ctx.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie, "url": base}])
+            ctx.set_default_timeout(60_000)
+            ctx.set_default_navigation_timeout(60_000)
             page = ctx.new_page()
             page.goto("/measurement/dashboard/")  # warm: the atlas in the browser's cache, as for a returning user
             page.wait_for_selector("#dashboard-map.cg-map--drawn", timeout=20_000)
