@@ -20,7 +20,6 @@ from commonguard.measurement.models import (
     Rating,
     SizeBand,
     SurveyResponse,
-    size_band_for,
 )
 from commonguard.orgs.models import Organization, Region
 
@@ -301,8 +300,8 @@ def _survey_compute(rows: list[SurveyResponseRow]) -> dict[str, Any]:
         for row in rows:
             counts[getattr(row, fieldname)] += 1
         out[fieldname] = {r: round(100 * c / len(rows)) for r, c in counts.items()}
-    excellent = sum(out[f]["excellent"] for f, _ in DIMENSIONS) / len(DIMENSIONS)
-    out["excellent_pct"] = round(excellent)
+    out["excellent_pct"] = round(sum(out[f]["excellent"] for f, _ in DIMENSIONS) / len(DIMENSIONS))
+    out["poor_pct"] = round(sum(out[f]["poor"] for f, _ in DIMENSIONS) / len(DIMENSIONS))
     return out
 
 
@@ -393,6 +392,3 @@ def survey_years(state: str) -> list[int]:
 
 def hub_state() -> str:
     return str(settings.COMMONGUARD_STATE)
-
-
-__all__ = ["size_band_for"]

@@ -18,6 +18,7 @@ from commonguard.measurement.forms import ScoresForm, SurveyForm
 from commonguard.measurement.kanon import K
 from commonguard.measurement.layers import LAYERS
 from commonguard.measurement.models import (
+    DIMENSIONS,
     RECOMMENDED_MINIMUM,
     SCORE_LABELS,
     Assessment,
@@ -282,15 +283,12 @@ def survey_results(request: AuthedRequest) -> HttpResponse:
             "trend": trend,
             "k": K,
             "baseline": stats.BASELINE,
-            "dimensions": services.DIMENSIONS,
+            "dimensions": DIMENSIONS,
             "is_owner": state in _owner_states(request),
             "chart": {
                 "years": [c.label for c in trend],
                 "excellent": [None if c.suppressed else c.values["excellent_pct"] for c in trend],
-                "poor": [
-                    None if c.suppressed else round(sum(c.values[d]["poor"] for d, _ in services.DIMENSIONS) / 3)
-                    for c in trend
-                ],
+                "poor": [None if c.suppressed else c.values["poor_pct"] for c in trend],
                 "baseline_poor": 39,
             },
         },
@@ -319,7 +317,7 @@ def survey_results_csv(request: AuthedRequest) -> HttpResponse:
             if c.suppressed:
                 writer.writerow([state, year, group, c.label, "", "", "", "", "", f"fewer than {K}: not shown"])
                 continue
-            for dim, _label in services.DIMENSIONS:
+            for dim, _label in DIMENSIONS:
                 v = c.values[dim]
                 writer.writerow([state, year, group, c.label, c.n, dim, v["excellent"], v["fair"], v["poor"], ""])
     return _csv(out.getvalue(), f"relationship-survey-{state}-{year}.csv")
