@@ -98,6 +98,10 @@ def seed_demo(state: State) -> dict[str, int]:
     if Assessment.objects.filter(organization__state=state.postal).exists():
         return {"assessments": 0, "answers": 0}
 
+    if not CsfSubcategory.objects.exists():  # a database flushed since its migrations
+        from django.core.management import call_command
+
+        call_command("csf_load", verbosity=0)
     subcategories = list(CsfSubcategory.objects.values_list("code", "category_id"))
     assessing = [o for o in local[:ASSESSING_ORGS]] + [o for o in local if o.pk in demo_member_orgs]
     assessing = list({o.pk: o for o in assessing}.values())
