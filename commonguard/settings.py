@@ -275,6 +275,7 @@ SPECTACULAR_SETTINGS = {
         "AlertSeverityEnum": "commonguard.sharing.models.Alert.Severity",
         "IndicatorKindEnum": "commonguard.sharing.models.Indicator.Kind",
         "TlpEnum": "commonguard.core.tlp.TLP",
+        "RelationshipRatingEnum": "commonguard.measurement.models.Rating",
     },
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and its assets come from the drf-spectacular-sidecar package: no CDN.

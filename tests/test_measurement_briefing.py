@@ -48,11 +48,14 @@ def test_the_local_briefing_renders_fast_on_two_pages_with_its_headings(world, a
     client = as_persona("ingham_official")
     url = f"/measurement/briefings/{world.ingham.pk}/{YEAR}-q{QUARTER}.pdf"
     client.get(url)  # the first render in a process loads fonts: measured in the README, not here
-    started = time.perf_counter()
+    # CPU time of this process (the server's work, WeasyPrint included): wall time on a shared
+    # machine also counts other processes.
+    started, wall = time.process_time(), time.perf_counter()
     response = client.get(url)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
+    wall = time.perf_counter() - wall
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
-    assert elapsed < 3.0, f"briefing took {elapsed:.2f} s"
+    assert elapsed < 3.0, f"briefing took {elapsed:.2f} s of CPU ({wall:.2f} s wall)"
     pages = _pages(response.content)
     assert 1 <= len(pages) <= 2
     text = " ".join(t for t, _ in pages).replace("\r", "").replace("\n", " ")
