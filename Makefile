@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup bench-taxii bench-import bench-publish-import bench-reports bench-federation bench-matching clean help
+.PHONY: run test install lint types pytest bench-directory bench-fanout bench-live bench-lookup bench-taxii bench-import bench-publish-import bench-reports bench-federation bench-matching bench-dashboard clean help
 
 help:
 	@echo "make run               build, migrate, seed the demo, serve http://127.0.0.1:8000 with a worker"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-reports     200 concurrent incident-report submissions: all stored with obligations, p99"
 	@echo "make bench-federation  hub A to hub B: time until B serves A's alert, by pull (2 s) and by push"
 	@echo "make bench-matching    mutual aid: rank 10,000 responders and 500 teams for a request, SQLite and PostgreSQL"
+	@echo "make bench-dashboard   state dashboard, 1,700 local governments x 5 years: server time, map in Chromium"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -92,3 +93,5 @@ bench-federation: install
 	@bash bench/federation/run.sh
 bench-matching: install
 	@bash bench/matching/run.sh
+bench-dashboard: install
+	@bash bench/dashboard/run.sh

@@ -14,6 +14,8 @@ const mapScripts = [
   join(modules, "d3-array", "dist", "d3-array.min.js"),
   join(modules, "d3-geo", "dist", "d3-geo.min.js"),
   join(modules, "topojson-client", "dist", "topojson-client.min.js"),
+  // Measurement charts (radar, trends).
+  join(modules, "chart.js", "dist", "chart.umd.min.js"),
 ];
 
 for (const required of [uswds, htmx, atlas, ...mapScripts]) {

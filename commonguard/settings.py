@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "commonguard.partnerships",
     "commonguard.federation",
     "commonguard.mutualaid",
+    "commonguard.measurement",
     "commonguard.api",
     "commonguard.web",
 ]
@@ -282,6 +283,7 @@ SPECTACULAR_SETTINGS = {
         "TlpEnum": "commonguard.core.tlp.TLP",
         "IncidentCategoryEnum": "commonguard.incidents.models.Category",
         "IncidentStatusEnum": "commonguard.incidents.models.IncidentReport.Status",
+        "RelationshipRatingEnum": "commonguard.measurement.models.Rating",
     },
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and its assets come from the drf-spectacular-sidecar package: no CDN.

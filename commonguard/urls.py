@@ -18,6 +18,7 @@ urlpatterns = [
     path("mutualaid/", include("commonguard.mutualaid.urls")),
     path("audit/", include("commonguard.core.urls")),
     path("statutes/", include("commonguard.statutes.urls")),
+    path("measurement/", include("commonguard.measurement.urls")),
     path("api/", include("commonguard.api.urls")),
     path("taxii2/", include("commonguard.interop.urls")),
     path("federation/", include("commonguard.federation.urls")),

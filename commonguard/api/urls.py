@@ -12,6 +12,7 @@ from commonguard.feeds import apis as feeds_apis
 from commonguard.incidents import apis as incidents_apis
 from commonguard.interop import apis as interop_apis
 from commonguard.mutualaid import apis as mutualaid_apis
+from commonguard.measurement.api_urls import urlpatterns as measurement_urls
 from commonguard.orgs import apis as orgs_apis
 from commonguard.partnerships import apis as partnerships_apis
 from commonguard.sharing import apis as sharing_apis
@@ -49,6 +50,7 @@ urlpatterns = [
     path("v1/lookup/", lookup_apis.LookupView.as_view(), name="lookup"),
     path("v1/misp/events/", feeds_apis.MispEventUploadView.as_view(), name="misp-events"),
     path("v1/stix/", include(interop_apis.urls)),
+    path("v1/measurement/", include(measurement_urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI sets style attributes from its script; this page alone allows inline styles
     # (never inline script).

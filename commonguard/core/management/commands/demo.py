@@ -28,6 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from commonguard.demo import DEMO_PASSWORD, seed_demo_alerts, seed_demo_people
         from commonguard.partnerships.demo import seed_demo as seed_demo_partnerships
+        from commonguard.measurement import demo as measurement_demo
 
         try:
             state = state_by_postal(options["state"])
@@ -55,6 +56,7 @@ class Command(BaseCommand):
         from commonguard.mutualaid.demo import seed_demo as seed_mutualaid
 
         self.stdout.write(f"Mutual aid: {seed_mutualaid(state)} responders on the roster.")
+        self.stdout.write(f"Demo measurement (surveys, self-assessments): {measurement_demo.seed_demo(state)}")
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
         self._import_kev()
