@@ -201,7 +201,9 @@ def test_year_over_year_and_the_improvement_plan_names_the_weakest_categories(wo
     assert results.categories[0].previous == 3.0
     plan = stats.improvement_plan(results, world["ingham_admin"])
     assert [item.category.code for item in plan][:2] == ["GV.SC", "DE.AE"]
-    assert plan[0].resources is None  # no library installed yet
+    assert (
+        plan[0].resources == []
+    )  # the library (partnerships) is installed; nothing is tagged here  # no library installed yet
     hooks.register_library_provider(
         lambda codes, user: {c: [hooks.Resource(f"Playbook for {c}", f"/library/{c}/")] for c in codes}
     )
@@ -323,7 +325,7 @@ def test_the_dashboard_is_for_the_states_staff(world, as_persona, persona):
         assert page.status_code == api.status_code == csv_response.status_code == 404
 
 
-@pytest.mark.parametrize("layer", ["alerts", "sightings", "participation", "survey", "posture"])
+@pytest.mark.parametrize("layer", ["alerts", "sightings", "participation", "survey", "posture", "incidents"])
 def test_every_layer_renders_with_its_csv_and_api(world, as_persona, layer):
     orgs = cities(5, county_fips="26065")
     for org in orgs:
@@ -337,6 +339,7 @@ def test_every_layer_renders_with_its_csv_and_api(world, as_persona, layer):
     api = client.get(f"/api/v1/measurement/dashboard/?layer={layer}&year={YEAR}").json()
     assert api["layer"]["key"] == layer and {t for t in api["trends"]} == {
         "alerts",
+        "incidents",
         "sightings",
         "participation",
         "survey",

@@ -64,7 +64,9 @@ def test_the_local_briefing_renders_fast_on_two_pages_with_its_headings(world, a
     assert "Cybersecurity briefing: Ingham County" in text
     assert "scores 4.0 of 7, below the recommended minimum of 5" in text
     assert "improved (+1.0)" in text
-    assert "NOT YET AVAILABLE" in text  # grants and costs, until those apps provide them
+    # Costs come from the incident reports and grant money from the grants (none in this world).
+    assert "NOT YET AVAILABLE" not in text
+    assert "No cyber incidents were reported this quarter" in text and "Received this quarter: $0" in text
     _first_text, first_image = pages[0]
     assert _ink(first_image) > 0.02, "page 1 is blank"
     first_image.save(tmp_path / "page1.png")  # type: ignore[attr-defined]
@@ -116,3 +118,37 @@ def test_the_state_briefing_is_for_the_states_staff(world, as_persona, persona):
 
 def test_a_bad_quarter_is_a_404(world, as_persona):
     assert as_persona("ingham_member").get(f"/measurement/briefings/{world.ingham.pk}/{YEAR}-q5.pdf").status_code == 404
+
+
+def test_the_briefing_counts_the_quarter_s_incident_reports_and_grant_money(world, as_persona):
+    """The providers the incidents and grants apps register (measurement/hooks.py): the local briefing
+    shows the organisation's own reports and sub-awards of the quarter, and nobody else's."""
+    from decimal import Decimal
+
+    from commonguard.partnerships.models import GrantProgram, SubAward
+    from tests.incident_helpers import make_report
+
+    make_report(world["ingham_member"], world.ingham, extra={"estimated_cost": Decimal("12000")})
+    make_report(world["washtenaw_member"], world.washtenaw, extra={"estimated_cost": Decimal("999000")})
+    program = GrantProgram.objects.create(
+        name="SLCGP",
+        state="MI",
+        fiscal_year=YEAR,
+        federal_award=Decimal("1000000"),
+        cost_share_rate=Decimal("30"),
+        administrator=world.ingham,
+    )
+    SubAward.objects.create(
+        program=program,
+        organization=world.ingham,
+        amount=Decimal("45000"),
+        objective="MFA",
+        project="x",
+        status="awarded",
+    )
+    url = f"/measurement/briefings/{world.ingham.pk}/{YEAR}-q{QUARTER}.pdf"
+    text = " ".join(t for t, _ in _pages(as_persona("ingham_official").get(url).content))
+    text = text.replace("\r", "").replace("\n", " ")
+    assert "1 incident was reported; estimated cost: $12,000" in text
+    assert "999,000" not in text
+    assert "Received this quarter: $45,000" in text and "MFA" in text

@@ -11,8 +11,8 @@ from commonguard.core import apis as core_apis
 from commonguard.feeds import apis as feeds_apis
 from commonguard.incidents import apis as incidents_apis
 from commonguard.interop import apis as interop_apis
-from commonguard.mutualaid import apis as mutualaid_apis
 from commonguard.measurement.api_urls import urlpatterns as measurement_urls
+from commonguard.mutualaid import apis as mutualaid_apis
 from commonguard.orgs import apis as orgs_apis
 from commonguard.partnerships import apis as partnerships_apis
 from commonguard.sharing import apis as sharing_apis

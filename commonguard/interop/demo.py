@@ -82,10 +82,10 @@ def seed_demo(state: Any) -> str:
         .first()
     )
     if member is None:
-        return "STIX import: no demo member of a county, nothing imported."
+        return "no demo member of a county, nothing imported"
     bundle = demo_bundle()
     if StixImport.objects.filter(organization=member.organization, bundle_id=bundle["id"], state="complete").exists():
-        return "STIX import: the demo bundle is imported already."
+        return "the demo bundle is imported already"
     job = stix_import_request(
         actor=member.user,
         organization=member.organization,
@@ -94,4 +94,4 @@ def seed_demo(state: Any) -> str:
         filename="harbor-spider-report.json",
     )
     job = stix_import_run(job)
-    return f"STIX import: demo bundle {job.state} ({job.result.get('stored', 0)} objects stored)."
+    return f"demo bundle {job.state} ({job.result.get('stored', 0)} objects stored)"

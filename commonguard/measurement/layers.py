@@ -85,7 +85,7 @@ def layer_breaks(layer: Layer, values: list[float]) -> list[float]:
     return out
 
 
-def _year_range(year: int) -> tuple[datetime, datetime]:
+def year_range(year: int) -> tuple[datetime, datetime]:
     return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
 
 
@@ -105,7 +105,7 @@ def _alerts_qs(ctx: LayerContext) -> Any:
 
 
 def _alerts_counties(ctx: LayerContext) -> dict[str, CountyValue]:
-    start, end = _year_range(ctx.year)
+    start, end = year_range(ctx.year)
     rows = (
         _alerts_qs(ctx)
         .filter(published_at__gte=start, published_at__lt=end)
@@ -115,12 +115,12 @@ def _alerts_counties(ctx: LayerContext) -> dict[str, CountyValue]:
     return _counts(rows)
 
 
-def _by_year(qs: Any, field: str, ctx: LayerContext) -> dict[int, float | None]:
+def counts_by_year(qs: Any, field: str, ctx: LayerContext) -> dict[int, float | None]:
     """Rows per year of the trend, in one query (range filters: no per-row date function)."""
     counts = qs.aggregate(
         **{
             f"y{year}": Count(
-                "pk", filter=Q(**{f"{field}__gte": _year_range(year)[0], f"{field}__lt": _year_range(year)[1]})
+                "pk", filter=Q(**{f"{field}__gte": year_range(year)[0], f"{field}__lt": year_range(year)[1]})
             )
             for year in ctx.years
         }
@@ -129,7 +129,7 @@ def _by_year(qs: Any, field: str, ctx: LayerContext) -> dict[int, float | None]:
 
 
 def _alerts_trend(ctx: LayerContext) -> dict[int, float | None]:
-    return _by_year(_alerts_qs(ctx), "published_at", ctx)
+    return counts_by_year(_alerts_qs(ctx), "published_at", ctx)
 
 
 # --- sightings: sightings reported by organisations in the county ------------------------------
@@ -144,7 +144,7 @@ def _sightings_qs(ctx: LayerContext) -> Any:
 
 
 def _sightings_counties(ctx: LayerContext) -> dict[str, CountyValue]:
-    start, end = _year_range(ctx.year)
+    start, end = year_range(ctx.year)
     rows = (
         _sightings_qs(ctx)
         .filter(seen_at__gte=start, seen_at__lt=end)
@@ -155,7 +155,7 @@ def _sightings_counties(ctx: LayerContext) -> dict[str, CountyValue]:
 
 
 def _sightings_trend(ctx: LayerContext) -> dict[int, float | None]:
-    return _by_year(_sightings_qs(ctx), "seen_at", ctx)
+    return counts_by_year(_sightings_qs(ctx), "seen_at", ctx)
 
 
 # --- participation: share of the county's local governments with an approved member -----------
@@ -178,7 +178,7 @@ def _joined(ctx: LayerContext) -> list[tuple[str, datetime | None]]:
 
 
 def _participation(rows: list[tuple[str, datetime | None]], year: int) -> tuple[dict[str, int], dict[str, int]]:
-    _, end = _year_range(year)
+    _, end = year_range(year)
     totals: dict[str, int] = {}
     joined_by: dict[str, int] = {}
     for fips, since in rows:

@@ -15,6 +15,18 @@ from commonguard.orgs.states import state_by_postal
 # The demo's first KEV import: the catalogue's newest entries (about 13 ms each).
 DEMO_KEV_ENTRIES = 60
 
+# Each capability's demo content, in order (each `seed_demo(state)` is idempotent): the reporting
+# rules before the incident reports (submitting one opens its obligations), the reports before the
+# mutual-aid requests that may come from them.
+CAPABILITY_SEEDS = [
+    ("commonguard.statutes.demo", "Reporting rules (shipped rules added)"),
+    ("commonguard.incidents.demo", "Demo incident reports (added)"),
+    ("commonguard.interop.demo", "STIX import"),
+    ("commonguard.partnerships.demo", "Demo partnerships"),
+    ("commonguard.mutualaid.demo", "Mutual aid (responders on the roster)"),
+    ("commonguard.measurement.demo", "Demo measurement (surveys, self-assessments)"),
+]
+
 
 class Command(BaseCommand):
     help = "Seed a state's real counties and municipalities, the hub's organisations and demo people."
@@ -27,8 +39,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from commonguard.demo import DEMO_PASSWORD, seed_demo_alerts, seed_demo_people
-        from commonguard.partnerships.demo import seed_demo as seed_demo_partnerships
-        from commonguard.measurement import demo as measurement_demo
 
         try:
             state = state_by_postal(options["state"])
@@ -45,18 +55,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo people ({len(people)}), password “{DEMO_PASSWORD}”:")
         alerts = seed_demo_alerts(state, settings.COMMONGUARD_SHARED_DATA)
         self.stdout.write(f"Demo alerts: {alerts} published.")
-        from commonguard.statutes.demo import seed_demo as seed_statutes
-
-        self.stdout.write(f"Reporting rules: {seed_statutes(state)} shipped rules added.")
-        from commonguard.incidents.demo import seed_demo as seed_incidents
-
-        self.stdout.write(f"Demo incident reports: {seed_incidents(state)} added.")
-        self.stdout.write(f"Demo partnerships: {seed_demo_partnerships(state)}")
-        self.stdout.write(import_module("commonguard.interop.demo").seed_demo(state))
-        from commonguard.mutualaid.demo import seed_demo as seed_mutualaid
-
-        self.stdout.write(f"Mutual aid: {seed_mutualaid(state)} responders on the roster.")
-        self.stdout.write(f"Demo measurement (surveys, self-assessments): {measurement_demo.seed_demo(state)}")
+        for module, said in CAPABILITY_SEEDS:
+            self.stdout.write(f"{said}: {import_module(module).seed_demo(state)}")
         for person in people:
             self.stdout.write(f"  {person.email:32} {person.role}{' (pending)' if person.status == 'pending' else ''}")
         self._import_kev()
