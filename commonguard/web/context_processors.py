@@ -13,6 +13,7 @@ def hub(request: HttpRequest) -> dict[str, Any]:
     viewer = viewer_for(getattr(request, "user", None))
     state = STATES.get(settings.COMMONGUARD_STATE)
     return {
+        "hub_state": settings.COMMONGUARD_STATE,
         "hub_state_name": state.name if state else settings.COMMONGUARD_STATE,
         "nav_viewer": viewer,
         "demo_mode": settings.DEMO,

@@ -71,7 +71,9 @@ def test_compose_publish_green_and_another_person_reads_it(
 ) -> None:
     sign_in_by_cookie(page.context, live_server, hub.member)
     page.goto("/")
-    page.get_by_role("navigation", name="Primary navigation").get_by_role("link", name="Alerts").click()
+    nav = page.get_by_role("navigation", name="Primary navigation")
+    nav.get_by_role("button", name="Threats").click()
+    nav.get_by_role("link", name="Alerts").click()
     page.wait_for_url("**/alerts/")
     page.get_by_role("link", name="Write an alert").click()
     page.wait_for_url("**/alerts/new/")

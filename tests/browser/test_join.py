@@ -61,7 +61,8 @@ def test_newcomer_joins_and_is_approved_by_the_org_admin(page: Any, hub: Hub) ->
     expect(page.locator(".cg-messages")).to_contain_text("Your request to join Ingham County is sent.")
     expect(page.get_by_role("heading", name="Your access is waiting for approval")).to_be_visible()
     expect(page.locator("main")).to_contain_text("Ingham County: Member, awaiting approval")
-    expect(nav.get_by_role("link", name="Directory")).to_have_count(0)
+    expect(nav.get_by_role("button", name="Hub")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Directory", include_hidden=True)).to_have_count(0)
     page.goto("/organizations/")  # not vetted yet: sent home
     assert _path(page) == "/"
     sign_out(page)
@@ -73,6 +74,7 @@ def test_newcomer_joins_and_is_approved_by_the_org_admin(page: Any, hub: Hub) ->
     page.get_by_label("Code from your authenticator app").fill(totp_code(ADMIN_TOTP_KEY))
     page.get_by_role("button", name="Verify").click()
     page.wait_for_url(lambda url: urlparse(url).path == "/")
+    nav.get_by_role("button", name="Hub").click()
     nav.get_by_role("link", name="Approvals").click()
     page.wait_for_url("**/organizations/approvals/")
     row = page.get_by_role("row").filter(has_text=NEWCOMER_EMAIL)
@@ -93,6 +95,7 @@ def test_newcomer_joins_and_is_approved_by_the_org_admin(page: Any, hub: Hub) ->
     page.wait_for_url(lambda url: urlparse(url).path == "/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, Nia")
     expect(page.get_by_role("link", name="Ingham County")).to_be_visible()
+    nav.get_by_role("button", name="Hub").click()
     nav.get_by_role("link", name="Directory").click()
     page.wait_for_url("**/organizations/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Directory")

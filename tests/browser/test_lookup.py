@@ -47,6 +47,7 @@ def test_paste_a_log_and_see_the_matches(axe_page: Any, live_server: Any, hub: H
     page = axe_page
     sign_in_by_cookie(page.context, live_server, hub.liaison)
     page.goto("/alerts/")
+    page.get_by_role("button", name="Threats").click()
     page.get_by_role("link", name="Log lookup").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Have we seen this?")
     _check(page, "lookup-form")

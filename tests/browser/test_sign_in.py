@@ -31,7 +31,9 @@ def test_org_admin_signs_in_with_password_then_totp(page: Any, hub: Hub) -> None
     expect(page.locator(".cg-whoami")).to_have_text("Ada Admin")
     expect(page.get_by_role("link", name="Ingham County")).to_be_visible()
     # Verified for the rest of the session: other pages open without asking again.
-    page.get_by_role("navigation", name="Primary navigation").get_by_role("link", name="Approvals").click()
+    nav = page.get_by_role("navigation", name="Primary navigation")
+    nav.get_by_role("button", name="Hub").click()
+    nav.get_by_role("link", name="Approvals").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Approvals")
     assert urlparse(page.url).path == "/organizations/approvals/"
     page.errors.assert_none()
