@@ -191,7 +191,7 @@ def test_peer_benchmark_needs_five_other_organisations(world):
     assert results.functions[0].peer == 5.0
 
 
-def test_year_over_year_and_the_improvement_plan_names_the_weakest_categories(world):
+def test_year_over_year_and_the_improvement_plan_names_the_weakest_categories(world, monkeypatch):
     from commonguard.measurement import hooks
 
     submitted(world.ingham, YEAR - 1, 3)
@@ -201,17 +201,15 @@ def test_year_over_year_and_the_improvement_plan_names_the_weakest_categories(wo
     assert results.categories[0].previous == 3.0
     plan = stats.improvement_plan(results, world["ingham_admin"])
     assert [item.category.code for item in plan][:2] == ["GV.SC", "DE.AE"]
-    assert (
-        plan[0].resources == []
-    )  # the library (partnerships) is installed; nothing is tagged here  # no library installed yet
-    hooks.register_library_provider(
-        lambda codes, user: {c: [hooks.Resource(f"Playbook for {c}", f"/library/{c}/")] for c in codes}
+    assert plan[0].resources == []  # the library (partnerships) is installed; nothing is tagged here
+    # Swapped for this test only: monkeypatch puts the library's own provider back afterwards.
+    monkeypatch.setitem(
+        hooks._providers,
+        "library",
+        lambda codes, user: {c: [hooks.Resource(f"Playbook for {c}", f"/library/{c}/")] for c in codes},
     )
-    try:
-        plan = stats.improvement_plan(results, world["ingham_admin"])
-        assert plan[0].resources == [hooks.Resource("Playbook for GV.SC", "/library/GV.SC/")]
-    finally:
-        hooks.register_library_provider(None)
+    plan = stats.improvement_plan(results, world["ingham_admin"])
+    assert plan[0].resources == [hooks.Resource("Playbook for GV.SC", "/library/GV.SC/")]
 
 
 # --- The relationship survey ------------------------------------------------------------------
@@ -366,20 +364,22 @@ def test_an_unknown_layer_or_year_is_a_clear_api_error(world, as_persona):
     assert client.get("/measurement/dashboard/?layer=weather").status_code == 404
 
 
-def test_a_layer_is_added_in_one_place():
+def test_a_layer_is_added_in_one_place(monkeypatch):
+    """A new layer is one register_layer call (the incidents app registers its own this way)."""
     from commonguard.measurement.layers import LAYERS, CountyValue, Layer, register_layer
+
+    assert "incidents" in LAYERS  # registered by IncidentsConfig.ready()
+    monkeypatch.setattr("commonguard.measurement.layers.LAYERS", dict(LAYERS))  # restored afterwards
+    from commonguard.measurement import layers
 
     register_layer(
         Layer(
-            "incidents",
-            "Incidents",
-            "Incidents reported.",
+            "floods",
+            "Floods",
+            "A layer added for this test.",
             "count",
             lambda ctx: {"26065": CountyValue("26065", 2.0)},
             lambda ctx: dict.fromkeys(ctx.years, 1.0),
         )
     )
-    try:
-        assert "incidents" in LAYERS
-    finally:
-        LAYERS.pop("incidents")
+    assert "floods" in layers.LAYERS and "floods" not in LAYERS

@@ -88,18 +88,16 @@ def test_the_state_briefing_shows_only_k_anonymous_figures(world, as_persona):
     assert f"{YEAR - 1} fewer than 5 reported" in text  # 3 assessments that year: not shown
 
 
-def test_grants_come_from_the_provider_when_installed(world, as_persona):
+def test_grants_come_from_the_provider_when_installed(world, as_persona, monkeypatch):
     seen: list[tuple[object, str, date, date]] = []
 
     def provider(org, state, start, end):
         seen.append((org, state, start, end))
         return hooks.GrantSummary(received=125000, awards=[("SLCGP FY2025: endpoint protection", 125000)])
 
-    hooks.register_grants_provider(provider)
-    try:
-        response = as_persona("ingham_member").get(f"/measurement/briefings/{world.ingham.pk}/{YEAR}-q{QUARTER}.pdf")
-    finally:
-        hooks.register_grants_provider(None)
+    # Swapped for this test only: monkeypatch puts the grants app's own provider back afterwards.
+    monkeypatch.setitem(hooks._providers, "grants", provider)
+    response = as_persona("ingham_member").get(f"/measurement/briefings/{world.ingham.pk}/{YEAR}-q{QUARTER}.pdf")
     text = " ".join(t for t, _ in _pages(response.content)).replace("\r", "").replace("\n", " ")
     assert "Received this quarter: $125,000." in text
     assert seen and seen[0][0] == world.ingham and (seen[0][2], seen[0][3]) == quarter_range(YEAR, QUARTER)

@@ -14,8 +14,6 @@
   const config = JSON.parse(configNode.textContent);
   const svg = root.querySelector("svg");
   const SVG_NS = "http://www.w3.org/2000/svg";
-  const WIDTH = 960;
-  const HEIGHT = 600;
   const MARGIN = 8;
   const paths = new Map(); // county FIPS -> <path>
   const atlasNames = new Map(); // county FIPS -> the atlas's name ("Ingham")
@@ -66,37 +64,13 @@
 
   // --- Drawing the counties (once) -------------------------------------------------------
 
-  function centreLongitude(x0, x1) {
-    // geoBounds gives x0 > x1 when the area crosses the antimeridian (Alaska).
-    let centre = x0 <= x1 ? (x0 + x1) / 2 : (x0 + x1 + 360) / 2;
-    if (centre > 180) {
-      centre -= 360;
-    }
-    return centre;
-  }
-
   function draw(topology) {
     const stateFips = config.data.state.fips;
-    const all = window.topojson.feature(topology, topology.objects.counties).features;
-    const counties = all.filter((f) => String(f.id).slice(0, 2) === stateFips);
-    if (!counties.length) {
+    const projected = window.cgCountyMap.project(topology, stateFips);
+    if (!projected) {
       return;
     }
-    const collection = { type: "FeatureCollection", features: counties };
-    const [[x0, y0], [x1, y1]] = window.d3.geoBounds(collection);
-    // A conformal conic with its standard parallels inside the state keeps counties' shapes.
-    const projection = window.d3
-      .geoConicConformal()
-      .parallels([y0 + (y1 - y0) / 6, y1 - (y1 - y0) / 6])
-      .rotate([-centreLongitude(x0, x1), 0])
-      .fitExtent(
-        [
-          [MARGIN, MARGIN],
-          [WIDTH - MARGIN, HEIGHT - MARGIN],
-        ],
-        collection,
-      );
-    const path = window.d3.geoPath(projection);
+    const { counties, collection, path } = projected;
     const group = document.createElementNS(SVG_NS, "g");
     group.setAttribute("class", "cg-map__counties");
     for (const feature of counties) {

@@ -88,44 +88,15 @@
   // --- The dashboard: map and trends ---------------------------------------------------
 
   const SVG_NS = "http://www.w3.org/2000/svg";
-  const WIDTH = 960;
-  const HEIGHT = 600;
   const MARGIN = 8;
-
-  function centreLongitude(x0, x1) {
-    let centre = x0 <= x1 ? (x0 + x1) / 2 : (x0 + x1 + 360) / 2;
-    if (centre > 180) {
-      centre -= 360;
-    }
-    return centre;
-  }
 
   function drawMap(root, data, topology) {
     const svg = root.querySelector("svg");
-    const stateFips = data.state.fips;
-    // Only the state's counties are turned into features (the atlas holds the whole country).
-    const own = {
-      type: "GeometryCollection",
-      geometries: topology.objects.counties.geometries.filter((g) => String(g.id).slice(0, 2) === stateFips),
-    };
-    const counties = window.topojson.feature(topology, own).features;
-    if (!counties.length) {
+    const projected = window.cgCountyMap.project(topology, data.state.fips);
+    if (!projected) {
       return;
     }
-    const collection = { type: "FeatureCollection", features: counties };
-    const [[x0, y0], [x1, y1]] = window.d3.geoBounds(collection);
-    const projection = window.d3
-      .geoConicConformal()
-      .parallels([y0 + (y1 - y0) / 6, y1 - (y1 - y0) / 6])
-      .rotate([-centreLongitude(x0, x1), 0])
-      .fitExtent(
-        [
-          [MARGIN, MARGIN],
-          [WIDTH - MARGIN, HEIGHT - MARGIN],
-        ],
-        collection,
-      );
-    const path = window.d3.geoPath(projection);
+    const { counties, collection, path } = projected;
     const byFips = new Map(data.counties.map((c) => [c.fips, c]));
     const group = document.createElementNS(SVG_NS, "g");
     for (const feature of counties) {

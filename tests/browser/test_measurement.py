@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from commonguard.measurement.layers import LAYERS
 from commonguard.measurement.models import Assessment, SurveyResponse
 from tests.browser.conftest import (
     TIMEOUT_MS,
@@ -119,8 +120,10 @@ def test_the_dashboard_map_draws_the_counties(page: Any, live_server: Any, hub: 
     assert page.locator("#dashboard-map path.cg-county").count() == 83  # Michigan's counties
     fill = page.locator("#dashboard-map path[data-fips='26065']").get_attribute("fill")
     assert fill != "#f0f0f0"  # Ingham has 6 assessments: a value
+    # One trend chart per registered layer (alerts, sightings, participation, survey, posture, incidents).
+    layers = len(LAYERS)
     page.wait_for_function(
-        "() => document.querySelectorAll('.cg-trend__chart').length === 5 && "
+        f"() => document.querySelectorAll('.cg-trend__chart').length === {layers} && "
         "[...document.querySelectorAll('.cg-trend__chart')].every(c => window.Chart.getChart(c))"
     )
     page.get_by_label("Map layer").select_option("survey")
