@@ -1,7 +1,8 @@
 """Submitting and updating incident reports the way the incidents app does: the report is written and
 `report_submitted` / `report_updated` sent inside the same transaction (incidents/signals.py).
 
-MERGE: once the incidents app has its submit and update services, these helpers can call them."""
+They write the report directly and send the signals, so the clocks are tested apart from the form;
+tests/incident_helpers.py builds reports through the incidents services."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What other apps provide to measurement, registered in one place each (wired at merge).
+"""What other apps provide to measurement, each registered once in the providing app's AppConfig.ready()
+(incidents/measurement.py, partnerships/measurement.py).
 
 - Library resources for the improvement plan (partnerships): `register_library_provider(fn)`,
   where fn(category_codes, user) returns {category code: [Resource, ...]} the user may read.

@@ -1,5 +1,5 @@
 """The state dashboard's map layers: a registry. A layer says, for one year, a value per county
-and a value per year for the trend chart. Adding a layer (incidents, at merge) is one
+and a value per year for the trend chart. Adding a layer (the incidents app does, in its ready()) is one
 `register_layer(Layer(...))` call; the page, the CSV and the API list whatever is registered.
 
 Every layer reads through the read rules (`visible_to`) of the viewer, or — for private data —
