@@ -32,6 +32,10 @@ for (const part of ["css", "fonts", "img", "js"]) {
 cpSync(htmx, join(out, "js", "htmx.min.js"));
 for (const script of mapScripts) {
   cpSync(script, join(out, "js", basename(script)));
+  // A script that names its source map must ship it: the manifest static storage refuses a missing one.
+  if (existsSync(`${script}.map`)) {
+    cpSync(`${script}.map`, join(out, "js", `${basename(script)}.map`));
+  }
 }
 cpSync(atlas, join(out, "atlas", "counties-10m.json"));
 cpSync(join(here, "src"), join(out, "app"), { recursive: true });
