@@ -91,7 +91,7 @@ def test_the_state_briefing_shows_only_k_anonymous_figures(world, as_persona):
 def test_grants_come_from_the_provider_when_installed(world, as_persona, monkeypatch):
     seen: list[tuple[object, str, date, date]] = []
 
-    def provider(org, state, start, end):
+    def provider(org, state, start, end, user):
         seen.append((org, state, start, end))
         return hooks.GrantSummary(received=125000, awards=[("SLCGP FY2025: endpoint protection", 125000)])
 

@@ -180,7 +180,8 @@ def test_no_published_aggregate_traces_to_fewer_than_five(
                     assert all(c["peer_mean"] is None for c in results["categories"])
                 from commonguard.measurement.briefing import briefing_for_org
 
-                for _y, _ours, state_avg in briefing_for_org(world.ingham, YEAR, 1).posture:
+                briefing = briefing_for_org(world.ingham, YEAR, 1, user=world["ingham_member"])
+                for _y, _ours, state_avg in briefing.posture:
                     if state_avg[0].isdigit():
                         assert len(local_assessed) >= K
             raise _Rollback

@@ -40,13 +40,12 @@ def dashboard_trend(ctx: Any) -> dict[int, float | None]:
     return counts_by_year(_reports(ctx.user, ctx.state), "submitted_at", ctx)
 
 
-def briefing_summary(organization: Any, state: str, start: date, end: date, *, user: Any = None) -> Any:
-    """Reports sent to the state in [start, end): how many, of what kind, and their estimated cost.
-    `user` None: the briefing's own audience decides (an organisation's members read its reports; the
-    state's staff read the state's), so the figures are those of the organisation or of the state."""
+def briefing_summary(organization: Any, state: str, start: date, end: date, user: Any) -> Any:
+    """Reports sent to the state in [start, end) that the briefing's reader may read: how many, of what
+    kind, and their estimated cost (an organisation's briefing: its own; the state's: the state's)."""
     from commonguard.measurement.hooks import IncidentSummary
 
-    reports = IncidentReport.objects.filter(state=state, status__in=COUNTED) if user is None else _reports(user, state)
+    reports = _reports(user, state)
     if organization is not None:
         reports = reports.filter(organization=organization)
     reports = reports.filter(

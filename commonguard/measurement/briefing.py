@@ -83,8 +83,8 @@ def _alert_facts(readable: Any, start: date, end: date) -> tuple[int, int]:
     return total, urgent
 
 
-def _cost_section(b: Briefing, organization: Organization | None, state: str) -> None:
-    summary = hooks.incidents_in(organization, state, b.start, b.end)
+def _cost_section(b: Briefing, organization: Organization | None, state: str, user: Any) -> None:
+    summary = hooks.incidents_in(organization, state, b.start, b.end, user)
     if summary is None:
         b.cost.append(
             "Incident costs will appear here once incident reports are collected on the hub. "
@@ -100,8 +100,8 @@ def _cost_section(b: Briefing, organization: Organization | None, state: str) ->
     b.cost.extend(summary.lines)
 
 
-def _grant_section(b: Briefing, organization: Organization | None, state: str) -> None:
-    summary = hooks.grants_received(organization, state, b.start, b.end)
+def _grant_section(b: Briefing, organization: Organization | None, state: str, user: Any) -> None:
+    summary = hooks.grants_received(organization, state, b.start, b.end, user)
     if summary is None:
         b.grants.append(
             "Grant figures (for example the State and Local Cybersecurity Grant Program) will appear here "
@@ -115,10 +115,10 @@ def _grant_section(b: Briefing, organization: Organization | None, state: str) -
         b.grants.append(summary.note)
 
 
-def briefing_for_org(organization: Organization, year: int, quarter: int) -> Briefing:
+def briefing_for_org(organization: Organization, year: int, quarter: int, *, user: Any) -> Briefing:
     """A local government's briefing. Its posture figures are its own (private to it): the PDF is
     served only to its members. Peer figures are k-anonymous."""
-    from commonguard.measurement.stats import posture_by_year
+    from commonguard.measurement.stats import peer_benchmark, posture_by_year
     from commonguard.sharing.models import Alert, Sighting
 
     start, end = quarter_range(year, quarter)
@@ -137,7 +137,7 @@ def briefing_for_org(organization: Organization, year: int, quarter: int) -> Bri
         if seen
         else "Our staff did not report finding any of those threats in our own systems."
     )
-    _cost_section(b, organization, organization.state)
+    _cost_section(b, organization, organization.state, user)
     published = Alert.objects.filter(
         author_org=organization, status__in=Alert.LIVE_STATUSES, published_at__gte=_dt(start), published_at__lt=_dt(end)
     ).count()
@@ -155,8 +155,10 @@ def briefing_for_org(organization: Organization, year: int, quarter: int) -> Bri
     )
     state_cells = {int(str(c.key)): c for c in posture_by_year(organization.state)}
     for y in sorted(set(ours) | set(state_cells))[-5:]:
-        cell = state_cells.get(y)
-        peer = "fewer than 5 reported" if cell is None or cell.suppressed else f"{cell.values['mean']:.1f}"
+        # The other local governments only (k >= 5 of them): a state mean that counts this one would let
+        # it subtract its own score and learn the mean of the rest.
+        cell = peer_benchmark(organization, y)
+        peer = "fewer than 5 reported" if cell.suppressed else f"{cell.values['overall']:.1f}"
         b.posture.append((str(y), f"{ours[y]:.1f}" if y in ours else "not assessed", peer))
     if ours:
         latest = max(ours)
@@ -172,11 +174,11 @@ def briefing_for_org(organization: Organization, year: int, quarter: int) -> Bri
             b.posture_notes.append(f"Since {years[-2]} our score has {word} ({change:+.1f}).")
     else:
         b.posture_notes.append("We have not yet completed the NIST Cybersecurity Framework self-assessment.")
-    _grant_section(b, organization, organization.state)
+    _grant_section(b, organization, organization.state, user)
     return b
 
 
-def briefing_for_state(state: str, year: int, quarter: int) -> Briefing:
+def briefing_for_state(state: str, year: int, quarter: int, *, user: Any) -> Briefing:
     """The state's briefing: state-wide counts, and only k-anonymous figures of private data."""
     from commonguard.accounts.models import Membership
     from commonguard.measurement.stats import posture_by_year, survey_trend
@@ -185,9 +187,10 @@ def briefing_for_state(state: str, year: int, quarter: int) -> Briefing:
     start, end = quarter_range(year, quarter)
     name = state_by_postal(state).name
     b = Briefing(f"Cybersecurity briefing: {name}", name, year, quarter, start, end)
-    alerts = Alert.objects.filter(author_org__state=state, status__in=Alert.LIVE_STATUSES)
+    # Counted as the reader may read them (a RED or AMBER alert they may not read is not counted).
+    alerts = Alert.objects.visible_to(user).filter(author_org__state=state, status__in=Alert.LIVE_STATUSES)
     total = alerts.filter(published_at__gte=_dt(start), published_at__lt=_dt(end))
-    sightings = Sighting.objects.filter(
+    sightings = Sighting.objects.visible_to(user).filter(
         organization__state=state, kind=Sighting.Kind.SEEN, seen_at__gte=_dt(start), seen_at__lt=_dt(end)
     )
     reporting = sightings.values("organization_id").distinct().count()
@@ -199,7 +202,7 @@ def briefing_for_state(state: str, year: int, quarter: int) -> Briefing:
         f"{_n(reporting, 'local government', 'local governments')} found signs of those threats in their own "
         f"systems ({_n(sightings.count(), 'sighting', 'sightings')})."
     )
-    _cost_section(b, None, state)
+    _cost_section(b, None, state, user)
     members = (
         Membership.objects.filter(
             status=Membership.Status.APPROVED,
@@ -226,7 +229,7 @@ def briefing_for_state(state: str, year: int, quarter: int) -> Briefing:
         f"minimum), and the share rating the state relationship excellent. Figures from fewer than {K} "
         "governments are not shown."
     )
-    _grant_section(b, None, state)
+    _grant_section(b, None, state, user)
     return b
 
 

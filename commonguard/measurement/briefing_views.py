@@ -56,7 +56,7 @@ def org_briefing(request: AuthedRequest, org_id: int, year: int, quarter: int) -
         raise Http404
     _check_period(year, quarter)
     org = Organization.objects.get(pk=org_id)
-    data = briefing.render_pdf(briefing.briefing_for_org(org, year, quarter))
+    data = briefing.render_pdf(briefing.briefing_for_org(org, year, quarter, user=request.user))
     return _pdf(data, f"briefing-{org.pk}-{year}-q{quarter}.pdf")
 
 
@@ -67,5 +67,6 @@ def state_briefing(request: AuthedRequest, year: int, quarter: int) -> HttpRespo
     if not may_view_dashboard(request.user, state):
         raise Http404
     _check_period(year, quarter)
-    data = briefing.render_pdf(briefing.briefing_for_state(state, year, quarter), state_briefing=True)
+    report = briefing.briefing_for_state(state, year, quarter, user=request.user)
+    data = briefing.render_pdf(report, state_briefing=True)
     return _pdf(data, f"briefing-{state}-{year}-q{quarter}.pdf")

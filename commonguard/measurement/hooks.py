@@ -4,9 +4,9 @@
 - Library resources for the improvement plan (partnerships): `register_library_provider(fn)`,
   where fn(category_codes, user) returns {category code: [Resource, ...]} the user may read.
 - Grant money received, for the briefing (partnerships/grants): `register_grants_provider(fn)`,
-  fn(organization or None, state, start, end) -> GrantSummary or None.
+  fn(organization or None, state, start, end, user) -> GrantSummary or None (read as user may).
 - Incident costs, for the briefing (incidents): `register_incidents_provider(fn)`,
-  fn(organization or None, state, start, end) -> IncidentSummary or None.
+  fn(organization or None, state, start, end, user) -> IncidentSummary or None (read as user may).
 
 Until a provider is registered the improvement plan lists no resources and the briefing says,
 in so many words, that the section is not yet available.
@@ -42,8 +42,8 @@ class IncidentSummary:
 
 
 LibraryProvider = Callable[[Sequence[str], Any], dict[str, list[Resource]]]
-GrantsProvider = Callable[[Any, str, date, date], GrantSummary | None]
-IncidentsProvider = Callable[[Any, str, date, date], IncidentSummary | None]
+GrantsProvider = Callable[[Any, str, date, date, Any], GrantSummary | None]
+IncidentsProvider = Callable[[Any, str, date, date, Any], IncidentSummary | None]
 
 _providers: dict[str, Any] = {}
 
@@ -66,11 +66,13 @@ def library_resources_for(category_codes: Sequence[str], user: Any) -> dict[str,
     return None if fn is None else fn(list(category_codes), user)
 
 
-def grants_received(organization: Any, state: str, start: date, end: date) -> GrantSummary | None:
+def grants_received(organization: Any, state: str, start: date, end: date, user: Any) -> GrantSummary | None:
+    """Grant money of the period, as `user` (the briefing's reader) may read it."""
     fn = _providers.get("grants")
-    return None if fn is None else fn(organization, state, start, end)
+    return None if fn is None else fn(organization, state, start, end, user)
 
 
-def incidents_in(organization: Any, state: str, start: date, end: date) -> IncidentSummary | None:
+def incidents_in(organization: Any, state: str, start: date, end: date, user: Any) -> IncidentSummary | None:
+    """Incident reports of the period, as `user` (the briefing's reader) may read them."""
     fn = _providers.get("incidents")
-    return None if fn is None else fn(organization, state, start, end)
+    return None if fn is None else fn(organization, state, start, end, user)

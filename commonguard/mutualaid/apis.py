@@ -45,11 +45,11 @@ class ResponderSerializer(serializers.ModelSerializer):
         ]
 
     def get_personal(self, responder: Responder) -> dict[str, str] | None:
-        allowed: set[int] = self.context["private_ids"]
-        if responder.pk not in allowed:
+        # Only what ResponderPrivate.objects.visible_to let through (prefetched by the view).
+        found = getattr(responder, "visible_private", None)
+        if found is None:
             return None
-        private = responder.private
-        return {name: getattr(private, name) for name in ResponderPrivate.FIELDS}
+        return {name: getattr(found, name) for name in ResponderPrivate.FIELDS}
 
 
 class ResponderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -58,18 +58,13 @@ class ResponderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     serializer_class = ResponderSerializer
 
     def get_queryset(self) -> Any:
+        # Personal details are loaded only through their own read rule, never with the roster row.
+        private = Prefetch(
+            "private", queryset=ResponderPrivate.objects.visible_to(self.request.user), to_attr="visible_private"
+        )
         return (
-            Responder.objects.visible_to(self.request.user)
-            .select_related("programme", "private")
-            .prefetch_related("skills")
-        )
-
-    def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
-        context["private_ids"] = set(
-            ResponderPrivate.objects.visible_to(self.request.user).values_list("responder_id", flat=True)
-        )
-        return context
+            Responder.objects.visible_to(self.request.user).select_related("programme").prefetch_related("skills")
+        ).prefetch_related(private)
 
 
 class AgreementSerializer(serializers.ModelSerializer):

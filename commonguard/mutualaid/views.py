@@ -199,6 +199,15 @@ def _report_for_help(request: AuthedRequest, value: Any) -> Any:
         return None
 
 
+def _linked_report(request: AuthedRequest, aid: AssistanceRequest) -> Any:
+    """The report a request came from, only when the person may read it (never loaded otherwise)."""
+    from commonguard.incidents.models import IncidentReport
+
+    if aid.incident_report_id is None:
+        return None
+    return IncidentReport.objects.visible_to(request.user).filter(pk=aid.incident_report_id).first()
+
+
 def _from_report(report: Any) -> dict[str, Any]:
     said = report.help_wanted.strip() or "Help to contain the incident and recover."
     return {
@@ -291,7 +300,7 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "deployments": deployments,
             "skills": aid.skills.all(),
             # The report it came from, named only to those who may read the report.
-            "incident_report": _report_for_help(request, aid.incident_report.uuid) if aid.incident_report else None,
+            "incident_report": _linked_report(request, aid),
         },
     )
 

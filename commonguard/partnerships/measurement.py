@@ -28,17 +28,21 @@ def library_for_categories(category_codes: Sequence[str], user: Any) -> dict[str
     return found
 
 
-def grants_in_quarter(organization: Any, state: str, start: date, end: date) -> Any:
+def grants_in_quarter(organization: Any, state: str, start: date, end: date, user: Any) -> Any:
     """Sub-awards committed (awarded, active or closed) in [start, end): to the organisation, or, for
     the state's briefing, to every local government under the state's programmes."""
     from commonguard.measurement.hooks import GrantSummary
 
-    awards = SubAward.objects.filter(
-        status__in=SubAward.COMMITTED,
-        program__state=state,
-        created_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
-        created_at__lt=datetime.combine(end, time.min, tzinfo=UTC),
-    ).select_related("program", "organization")
+    awards = (
+        SubAward.objects.visible_to(user)
+        .filter(
+            status__in=SubAward.COMMITTED,
+            program__state=state,
+            created_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
+            created_at__lt=datetime.combine(end, time.min, tzinfo=UTC),
+        )
+        .select_related("program", "organization")
+    )
     if organization is not None:
         awards = awards.filter(organization=organization)
     total = awards.aggregate(total=Sum("amount"))["total"] or 0
