@@ -9,7 +9,6 @@ uuid5 of it, the same on every hub) and ordered by the origin's version stamp.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import uuid
@@ -23,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from commonguard.accounts.models import hash_token_secret
 from commonguard.core.audit import audit_record
 from commonguard.core.tlp import STIX_TLP2_MARKING_IDS, TLP
 from commonguard.federation.models import AlertPeer, Change, Peer, Received, Tombstone
@@ -51,14 +51,10 @@ class FederationError(Exception):
         self.status = status
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def peer_for_token(token: str) -> Peer | None:
     if not token:
         return None
-    return Peer.objects.filter(token_digest=token_digest(token), enabled=True).first()
+    return Peer.objects.filter(token_digest=hash_token_secret(token), enabled=True).first()
 
 
 # --- Configuration ------------------------------------------------------------------------------
@@ -104,7 +100,7 @@ def peer_save(
         peer = Peer(name=name, organization=org)
         token = token or secrets.token_urlsafe(32)
     if token:
-        peer.token, peer.token_digest = token, token_digest(token)
+        peer.token, peer.token_digest = token, hash_token_secret(token)
     peer.url, peer.community, peer.enabled, peer.push, peer.pull = url, community, enabled, push, pull
     peer.pull_interval = pull_interval
     peer.save()
@@ -140,9 +136,12 @@ def outbox_write(alert: Alert) -> int:
     """In the transaction of a publish/update/revocation: one row per peer that may receive the
     alert now or received it before (it will learn of the withdrawal). Rows of a peer are written
     under its row lock, so their ids (the pull cursor) are in commit order."""
+    peers = list(Peer.objects.filter(enabled=True))
+    if not peers:  # a hub without peers (and every import's versions there) pays one small query
+        return 0
     had = set(Change.objects.filter(alert_uuid=alert.uuid).values_list("peer_id", flat=True))
     _, _, received = provenance(alert)
-    targets = [p for p in Peer.objects.filter(enabled=True) if p.pk in had or may_send(alert, p, received)]
+    targets = [p for p in peers if p.pk in had or may_send(alert, p, received)]
     return _write_rows(targets, alert, alert.uuid)
 
 
@@ -546,7 +545,7 @@ def push_pending(peer: Peer, limit: int = PAGE, client: httpx.Client | None = No
     http = client or httpx.Client(timeout=TIMEOUT)
     try:
         for alert_uuid, group in by_alert.items():
-            alert = Alert.objects.filter(pk=group[-1].alert_id).first() if group[-1].alert_id else None
+            alert = group[-1].alert  # joined by the claim
             outcome, error = _post(http, peer, bundle_for(peer, alert_uuid, alert))
             now = timezone.now()
             ids = [r.pk for r in group]

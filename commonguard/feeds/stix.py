@@ -132,6 +132,8 @@ def read_bundle(raw: bytes, where: str) -> list[dict[str, Any]]:
     """The objects of a STIX 2.0 or 2.1 bundle (a TAXII envelope is accepted too)."""
     try:
         data = json.loads(raw)
+    except RecursionError:  # json.loads itself gives up on very deep nesting
+        raise FeedError(f"{where} is nested too deeply to be a STIX bundle; nothing was imported.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise FeedError(f"{where} is not JSON: {exc}; nothing was imported.") from exc
     if not isinstance(data, dict) or not depth_ok(data):
