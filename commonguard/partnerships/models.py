@@ -17,7 +17,6 @@ from commonguard.core.models import TimeStampedModel
 from commonguard.core.tlp import TLP
 from commonguard.orgs.states import STATE_CHOICES
 from commonguard.partnerships.querysets import (
-    CommentQuerySet,
     EngagementQuerySet,
     EventQuerySet,
     GrantProgramQuerySet,
@@ -25,6 +24,7 @@ from commonguard.partnerships.querysets import (
     InitiativeQuerySet,
     LocalNeedQuerySet,
     RegistrationQuerySet,
+    ResourcePartQuerySet,
     ResourceQuerySet,
     SubAwardQuerySet,
     VolunteerMatchQuerySet,
@@ -104,6 +104,8 @@ class ResourceUse(models.Model):
     marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ResourcePartQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["resource", "organization"], name="resource_use_once")]
 
@@ -118,7 +120,7 @@ class ResourceComment(models.Model):
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = CommentQuerySet.as_manager()
+    objects = ResourcePartQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

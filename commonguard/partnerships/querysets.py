@@ -40,9 +40,11 @@ class ResourceQuerySet(models.QuerySet):
         return self.filter(tlp_audience(viewer, named_org=named_org, named_person=named_person, in_group=in_group))
 
 
-class CommentQuerySet(models.QuerySet):
-    def visible_to(self, user: Any) -> CommentQuerySet:
-        """Comments inherit their resource's rule, never re-derive it."""
+class ResourcePartQuerySet(models.QuerySet):
+    """Comments and "we use this" marks: parts of a library resource."""
+
+    def visible_to(self, user: Any) -> ResourcePartQuerySet:
+        """They inherit their resource's rule, never re-derive it."""
         from commonguard.partnerships.models import Resource
 
         return self.filter(resource__in=Resource.objects.visible_to(user).values("pk"))

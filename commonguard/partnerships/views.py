@@ -178,11 +178,11 @@ def library_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         .filter(resource=resource)
         .select_related("author", "author_org"),
         "comment_form": comment_form,
-        "use_count": ResourceUse.objects.filter(resource=resource).count(),
+        "use_count": ResourceUse.objects.visible_to(request.user).filter(resource=resource).count(),
         "my_uses": set(
-            ResourceUse.objects.filter(resource=resource, organization_id__in=my_org_ids).values_list(
-                "organization_id", flat=True
-            )
+            ResourceUse.objects.visible_to(request.user)
+            .filter(resource=resource, organization_id__in=my_org_ids)
+            .values_list("organization_id", flat=True)
         ),
         "my_orgs": orgs,
     }
