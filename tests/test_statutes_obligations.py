@@ -374,6 +374,25 @@ def test_a_refused_reminder_is_tried_again(settings: Any, smtp: Any) -> None:
     assert len(smtp.messages) == 1
 
 
+def test_a_late_report_gets_its_overdue_notice_and_a_refused_one_is_tried_again(settings: Any, smtp: Any) -> None:
+    """An obligation already overdue when it opens (a late report) still gets its one notice; a notice
+    the mail server refuses is sent at the next tick, not lost."""
+    org, user = _fl()
+    now = timezone.now()
+    report = submit_report(org, user, category="ransomware", discovered_at=now - timedelta(hours=13), now=now)
+    Obligation.objects.filter(report=report).exclude(rule__key="fl-ransomware", recipient__position=0).update(
+        status="waived"
+    )
+    assert Obligation.objects.get(report=report, status="overdue").overdue_notified_at is None
+    good_port = settings.EMAIL_PORT
+    settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = 9, 2
+    assert obligations_tick(now=now + timedelta(minutes=1)) == {"half": 0, "soon": 0, "overdue": 0}
+    settings.EMAIL_PORT = good_port
+    assert obligations_tick(now=now + timedelta(minutes=2)) == {"half": 0, "soon": 0, "overdue": 1}
+    assert obligations_tick(now=now + timedelta(minutes=3)) == {"half": 0, "soon": 0, "overdue": 0}
+    assert len(smtp.messages) == 1
+
+
 def test_the_tick_command_runs_once(smtp: Any) -> None:
     from io import StringIO
 

@@ -643,12 +643,16 @@ def obligations_tick(*, now: datetime | None = None) -> dict[str, int]:
     by a conditional UPDATE before its mail is sent; a refused mail gives the claim back."""
     now = now or timezone.now()
     counts = {"half": 0, "soon": 0, "overdue": 0}
-    # Overdue first: a deadline that has passed needs no "two hours left".
-    passed = Obligation.objects.filter(status=Obligation.Status.PENDING, due_at__lte=now).select_related(
-        "report__organization", "report__created_by"
-    )
+    # Overdue first: a deadline that has passed needs no "two hours left". An obligation that was
+    # already overdue when it opened (a late report) gets its one notice here too.
+    unnotified = {
+        "status__in": [Obligation.Status.PENDING, Obligation.Status.OVERDUE],
+        "overdue_notified_at__isnull": True,
+        "due_at__lte": now,
+    }
+    passed = Obligation.objects.filter(**unnotified).select_related("report__organization", "report__created_by")
     for obligation in passed:
-        claimed = Obligation.objects.filter(pk=obligation.pk, status=Obligation.Status.PENDING).update(
+        claimed = Obligation.objects.filter(pk=obligation.pk, **unnotified).update(
             status=Obligation.Status.OVERDUE, overdue_notified_at=now
         )
         if not claimed:
@@ -662,7 +666,7 @@ def obligations_tick(*, now: datetime | None = None) -> dict[str, int]:
             organization=obligation.report.organization,
             target=obligation,
         )
-        if _send_quietly(obligation, "overdue", now):
+        if _send_quietly(obligation, "overdue", now, give_back="overdue_notified_at"):
             counts["overdue"] += 1
     pending = Obligation.objects.filter(status=Obligation.Status.PENDING, due_at__gt=now).filter(
         soon_reminded_at__isnull=True
