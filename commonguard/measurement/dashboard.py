@@ -4,6 +4,7 @@ Shown to the state's staff (liaisons, analysts) of the hub state; everyone else 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -136,7 +137,9 @@ def dashboard_for(*, user: Any, state: str, layer_key: str, year: int, with_tren
 def _trends(ctx: LayerContext) -> dict[str, dict[int, float | None]]:
     viewer = viewer_for(ctx.user)
     facts = (viewer.user_id, sorted(viewer.roles_by_org.items()), sorted(viewer.staff_states), ctx.state, ctx.years)
-    key = f"measurement:trends:{hash(repr(facts))}:{','.join(sorted(LAYERS))}"
+    # A stable digest (Python's hash() of a string differs between processes: a shared cache would miss).
+    digest = hashlib.sha256(repr(facts).encode()).hexdigest()[:32]
+    key = f"measurement:trends:{digest}:{','.join(sorted(LAYERS))}"
     trends = cache.get(key)
     if trends is None:
         trends = {k: layer.trend(ctx) for k, layer in LAYERS.items()}
