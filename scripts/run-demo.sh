@@ -31,29 +31,11 @@ $PY manage.py db_worker --queue-name '*' --exclude-queues bulk --interval 0.1 --
 WORKER=$!
 nice -n 10 $PY manage.py db_worker --queue-name '*' --interval 0.2 --no-reload >var/worker-bulk.log 2>&1 &
 BULK_WORKER=$!
-# Re-enqueues alert deliveries a stopped worker left behind, and retries failed ones.
-$PY manage.py deliveries_resume --every 30 >>var/worker.log 2>&1 &
-RESUMER=$!
-# Imports the CISA KEV catalogue now (the whole of it: the demo seeding took only the newest
-# entries) and then daily; old entries are recorded without being e-mailed (ADR 15).
-$PY manage.py kev_import --every 86400 >var/kev-import.log 2>&1 &
-KEV=$!
-# Queues, every minute, the pulls of the feeds whose interval has passed (the worker's bulk queue).
-$PY manage.py feed_pull --due --queue --every 60 >var/feed-pull.log 2>&1 &
-FEEDS=$!
-# Reporting deadlines: reminders at half-time and two hours before, OVERDUE after (every minute).
-$PY manage.py obligations_tick --every 60 >var/obligations.log 2>&1 &
-CLOCKS=$!
-# E-mails event reminders the day before (partnerships), every 15 minutes.
-$PY manage.py event_reminders --every 900 >var/event-reminders.log 2>&1 &
-REMINDERS=$!
-# Federation with peer hubs (none configured in the demo): pulls due peers, pushes what is pending.
-$PY manage.py federation_run --every 2 >var/federation.log 2>&1 &
-FEDERATION=$!
-# Mutual aid: credential expiry reminders (30 days ahead) and lapses, daily.
-$PY manage.py mutualaid_reminders --every 86400 >var/mutualaid-reminders.log 2>&1 &
-CREDENTIALS=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS $REMINDERS $FEDERATION $CREDENTIALS 2>/dev/null || true' EXIT INT TERM
+# The periodic work (deliveries resume, CISA KEV daily, feed pulls, reporting clocks, event and credential
+# reminders, federation) in ONE process, a thread per command: `manage.py scheduler --list` (ADR 35).
+$PY manage.py scheduler >var/scheduler.log 2>&1 &
+SCHEDULER=$!
+trap 'kill $WORKER $BULK_WORKER $SCHEDULER 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
@@ -74,7 +56,7 @@ cat <<MSG
   * needs a two-step code: run  .venv/bin/commonguard demo_totp EMAIL  in another terminal.
   API: http://$HOST:$PORT/api/docs/   Stop: Ctrl-C
   Worker logs (alert e-mails are printed there in the demo): var/worker.log, var/worker-bulk.log
-  CISA KEV import (daily): var/kev-import.log
+  Periodic work (KEV, feeds, clocks, reminders, federation): var/scheduler.log
 
 MSG
 exec .venv/bin/uvicorn commonguard.asgi:application --host "$HOST" --port "$PORT" --no-server-header --log-level warning

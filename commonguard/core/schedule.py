@@ -1,0 +1,28 @@
+"""The hub's periodic work as data: which management command runs how often.
+
+`manage.py scheduler` runs every entry in ONE process, a thread per entry (docs/adr/0029-one-scheduler.md),
+instead of one `--every` loop process per command. Each command still runs on its own with `--every` or from
+cron; the table is only the default timetable `make run` and a production unit use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Job:
+    command: str
+    args: tuple[str, ...]
+    every: float
+    what: str
+
+
+SCHEDULE: tuple[Job, ...] = (
+    Job("deliveries_resume", (), 30, "re-enqueues deliveries a stopped worker left, retries failed ones, digests"),
+    Job("kev_import", (), 86400, "the CISA KEV catalogue (daily)"),
+    Job("feed_pull", ("--due", "--queue"), 60, "queues the pulls of feeds whose interval has passed"),
+    Job("obligations_tick", (), 60, "reporting reminders at half-time and two hours before; OVERDUE after"),
+    Job("event_reminders", (), 900, "e-mails event reminders the day before"),
+    Job("federation_run", (), 2, "pulls due peer hubs, pushes what is pending"),
+    Job("mutualaid_reminders", (), 86400, "credential expiry reminders (30 days ahead) and lapses"),
+)
