@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from commonguard.core.management.commands.scheduler import run_schedule
 from commonguard.core.schedule import SCHEDULE, Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_every_job_in_the_timetable_is_a_real_command() -> None:
