@@ -28,10 +28,10 @@ def test_demo_mutual_aid(db: Any, settings: Any, tmp_path: Any) -> None:
     aid = AssistanceRequest.objects.get()
     ingham = Organization.objects.get(county_fips="26065", kind="county")
     assert aid.requesting_org == ingham
-    result = match_request(aid)
+    admin = User.objects.get(email="admin.ingham@demo.test")
+    result = match_request(aid, user=admin)
     assert len(result.responders) >= 5 and result.teams
     assert result.excluded["conflict"] == 1
-    admin = User.objects.get(email="admin.ingham@demo.test")
     neighbours = neighbours_on_call(admin, ingham, timezone.localdate())
     assert len(neighbours) >= 8 and all(n.can_request for n in neighbours)
 

@@ -211,4 +211,4 @@ class AssistanceRequestViewSet(
         """Responders and team packages ranked for the request, each with the reasons for its rank."""
         aid = self.get_object()
         limit = min(max(int(request.query_params.get("limit", 25) or 25), 1), 200)
-        return Response(MatchSerializer(match_request(aid, limit=limit)).data)
+        return Response(MatchSerializer(match_request(aid, user=request.user, limit=limit)).data)

@@ -191,9 +191,17 @@ def _skill_names(bits: int, by_bit: dict[int, str]) -> list[str]:
     return [by_bit[b] for b in sorted(by_bit) if bits >> b & 1]
 
 
-def match_request(request: AssistanceRequest, *, limit: int = 25, today: date | None = None) -> MatchResult:
-    """Rank responders and team packages for `request`. The caller has already checked that the
-    person may read the request; the result holds roster profiles only (never personal details)."""
+def match_request(request: AssistanceRequest, *, user: Any, limit: int = 25, today: date | None = None) -> MatchResult:
+    """Rank responders and team packages for `request`, as `user` may read the roster and the team
+    packages (their `visible_to` rules). The caller has already checked that the person may read the
+    request; the result holds roster profiles only (never personal details). Only an open request
+    is matched: a filled, cancelled or closed one is refused."""
+    from django.core.exceptions import ValidationError
+
+    if request.status != AssistanceRequest.Status.OPEN:
+        raise ValidationError(
+            {"status": f"The request is {request.get_status_display().lower()}: only an open request is matched."}
+        )
     started = time.perf_counter()
     start, end = request.starts_on, request.ends_on
     need = int(request.skill_bits)
@@ -206,8 +214,8 @@ def match_request(request: AssistanceRequest, *, limit: int = 25, today: date | 
     excluded = {"conflict": 0, "committed": 0, "mode": 0}
 
     facts = _facts(request, start, end)
-    responders = _rank_responders(request, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
-    teams = _rank_teams(request, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
+    responders = _rank_responders(request, user, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
+    teams = _rank_teams(request, user, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
     candidates, considered_r = responders
     team_candidates, considered_t = teams
     _explain(candidates + team_candidates, need, by_bit, covered, request)
@@ -231,6 +239,7 @@ def _mode_ok(request_mode: str, modes: np.ndarray) -> np.ndarray:
 
 def _rank_responders(
     request: AssistanceRequest,
+    user: Any,
     facts: dict[int, list[tuple[int, int]]],
     need: int,
     need_count: int,
@@ -241,9 +250,11 @@ def _rank_responders(
     excluded: dict[str, int],
     limit: int,
 ) -> tuple[list[Candidate], int]:
-    # The roster: one scan of the active responders who have at least one of the skills asked for.
+    # The roster as the person may read it: one scan of the active responders who have at least one
+    # of the skills asked for.
+    roster = Responder.objects.visible_to(user)
     rows = _fetch(
-        Responder.objects.filter(status=Responder.Status.ACTIVE)
+        roster.filter(status=Responder.Status.ACTIVE)
         .alias(overlap=F("skill_bits").bitand(need))
         .filter(overlap__gt=0)
         .order_by("pk")
@@ -303,9 +314,7 @@ def _rank_responders(
     top_ids = [int(ids[i]) for i in top]
     labels = {
         pk: (name, programme)
-        for pk, name, programme in Responder.objects.filter(pk__in=top_ids).values_list(
-            "pk", "full_name", "programme__name"
-        )
+        for pk, name, programme in roster.filter(pk__in=top_ids).values_list("pk", "full_name", "programme__name")
     }
     out = []
     for i in top:
@@ -343,6 +352,7 @@ def _top(score: np.ndarray, limit: int) -> list[int]:
 
 def _rank_teams(
     request: AssistanceRequest,
+    user: Any,
     facts: dict[int, list[tuple[int, int]]],
     need: int,
     need_count: int,
@@ -354,7 +364,8 @@ def _rank_teams(
     limit: int,
 ) -> tuple[list[Candidate], int]:
     rows = _fetch(
-        TeamPackage.objects.filter(status=TeamPackage.Status.ACTIVE, is_template=False)
+        TeamPackage.objects.visible_to(user)
+        .filter(status=TeamPackage.Status.ACTIVE, is_template=False)
         .alias(overlap=F("skill_bits").bitand(need))
         .filter(overlap__gt=0)
         .values_list(

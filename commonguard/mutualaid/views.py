@@ -288,8 +288,11 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{responder.full_name} is proposed; they accept or decline in writing.")
         return redirect("mutualaid:request", pk=aid.pk)
     coordinated = coordinator_org_ids(viewer_for(request.user))
-    result = match_request(aid)
+    # Only an open request is matched (the matcher refuses the others).
+    result = match_request(aid, user=request.user) if aid.status == AssistanceRequest.Status.OPEN else None
     deployments = Deployment.objects.visible_to(request.user).filter(request=aid).select_related("responder")
+    from commonguard.mutualaid.views_offers import request_offers_context
+
     return render(
         request,
         "mutualaid/request_detail.html",
@@ -301,6 +304,7 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "skills": aid.skills.all(),
             # The report it came from, named only to those who may read the report.
             "incident_report": _linked_report(request, aid),
+            **request_offers_context(request, aid),
         },
     )
 
@@ -339,6 +343,8 @@ def deployment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"The deployment is now {Deployment.Status(to).label.lower()}.")
         return redirect("mutualaid:deployment", pk=deployment.pk)
+    from commonguard.mutualaid.views_offers import deployment_offer_context
+
     is_responder = deployment.responder.user_id == request.user.pk
     can_coordinate = policies.can_coordinate(request.user, deployment.responder.programme_id)
     allowed = services.DEPLOYMENT_TRANSITIONS[deployment.status]
@@ -352,5 +358,6 @@ def deployment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "can_coordinate": can_coordinate,
             "allowed": allowed,
             "S": Deployment.Status,
+            **deployment_offer_context(request, deployment),
         },
     )
