@@ -157,7 +157,7 @@ class Terms:
             "starts_on": self.starts_on.isoformat(),
             "ends_on": self.ends_on.isoformat(),
             "mode": self.mode,
-            "costs": {c: str(self.costs.get(c, Decimal(0))) for c in COST_CATEGORIES},
+            "costs": {c: f"{Decimal(str(self.costs.get(c, 0) or 0)):.2f}" for c in COST_CATEGORIES},
             "notes": self.notes,
         }
 
@@ -384,6 +384,24 @@ def offer_close(*, actor: Any, offer: Offer, to: str, reason: str = "") -> Offer
     other = Side.OFFERER if side == Side.REQUESTER else Side.REQUESTER
     _notify_side(offer, other, f"Offer {_olabel(to)}", f"The offer on “{offer.request.title}” was {_olabel(to)}.")
     return offer
+
+
+def offer_move(*, actor: Any, offer: Offer, to: str, terms: Terms | None = None, note: str = "") -> Offer:
+    """One entry for every negotiated move, checked against `OFFER_TRANSITIONS` first (a move the
+    table does not allow is refused naming the allowed ones). Binding comes from `offer_sign`."""
+    current = Offer.objects.get(pk=offer.pk)
+    if to not in OS.values:
+        raise ValidationError({"status": f"“{to}” is not an offer status."})
+    _check_move(current, to)
+    if to in (OS.COUNTERED, OS.SUBMITTED):
+        if terms is None:
+            raise ValidationError({"status": "A counter-offer states its terms."})
+        return offer_counter(actor=actor, offer=current, terms=terms, note=note)
+    if to == OS.AGREED:
+        return offer_accept_terms(actor=actor, offer=current)
+    if to in (OS.DECLINED, OS.WITHDRAWN):
+        return offer_close(actor=actor, offer=current, to=to, reason=note)
+    raise ValidationError({"status": "An offer becomes binding when both sides have signed it."})
 
 
 def _same_name(a: str, b: str) -> bool:
