@@ -300,6 +300,10 @@ def test_emergency_predeployment_paperwork_timer(world: Any, setup: dict[str, An
     Deployment.objects.filter(pk=d.pk).update(paperwork_due_on=today() - timedelta(days=1))
     assert [x.pk for x in offers.overdue_paperwork(world["coordinator"])] == [d.pk]
     assert offers.overdue_paperwork(world["washtenaw_member"]) == []
+    page = sign_in(Client(), world["coordinator"]).get(f"/mutualaid/deployments/{d.pk}/").content.decode()
+    assert "Paperwork overdue" in page
+    assert "Paperwork overdue" in sign_in(Client(), world["coordinator"]).get("/mutualaid/").content.decode()
+    assert "Paperwork overdue" not in sign_in(Client(), world["washtenaw_member"]).get("/mutualaid/").content.decode()
     offers.offer_accept_terms(actor=world["ingham_admin"], offer=offer)
     offers.offer_sign(actor=world["coordinator"], offer=offer, typed_name="Coordinator")
     offers.offer_sign(actor=world["ingham_admin"], offer=offer, typed_name="Ingham Admin")

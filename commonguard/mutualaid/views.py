@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from commonguard.accounts.viewer import viewer_for
-from commonguard.mutualaid import policies, selectors, services
+from commonguard.mutualaid import offers, policies, selectors, services
 from commonguard.mutualaid.matching import match_request
 from commonguard.mutualaid.models import (
     AssistanceRequest,
@@ -28,6 +28,7 @@ from commonguard.mutualaid.models import (
     TeamPackage,
 )
 from commonguard.mutualaid.querysets import coordinator_org_ids
+from commonguard.mutualaid.views_offers import deployment_offer_context, request_offers_context
 from commonguard.orgs.models import Organization
 from commonguard.web.decorators import vetted_required
 from commonguard.web.errors import apply_validation_error, error_text, set_choices
@@ -73,6 +74,7 @@ def overview(request: AuthedRequest) -> HttpResponse:
             "deployed": deployed,
             "is_coordinator": bool(coordinated),
             "today": today,
+            "overdue_paperwork": offers.overdue_paperwork(request.user, today),
         },
     )
 
@@ -291,7 +293,6 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     # Only an open request is matched (the matcher refuses the others).
     result = match_request(aid, user=request.user) if aid.status == AssistanceRequest.Status.OPEN else None
     deployments = Deployment.objects.visible_to(request.user).filter(request=aid).select_related("responder")
-    from commonguard.mutualaid.views_offers import request_offers_context
 
     return render(
         request,
@@ -343,8 +344,6 @@ def deployment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"The deployment is now {Deployment.Status(to).label.lower()}.")
         return redirect("mutualaid:deployment", pk=deployment.pk)
-    from commonguard.mutualaid.views_offers import deployment_offer_context
-
     is_responder = deployment.responder.user_id == request.user.pk
     can_coordinate = policies.can_coordinate(request.user, deployment.responder.programme_id)
     allowed = services.DEPLOYMENT_TRANSITIONS[deployment.status]
