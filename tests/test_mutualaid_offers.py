@@ -212,6 +212,15 @@ def test_signature_bad_input(world: Any, setup: dict[str, Any]) -> None:
     assert OfferSignature.objects.count() == 1
 
 
+def test_nothing_is_signed_under_an_agreement_that_no_longer_binds(world: Any, setup: dict[str, Any]) -> None:
+    offer = make_offer(world, setup)
+    offers.offer_accept_terms(actor=world["ingham_admin"], offer=offer)
+    services.agreement_set_status(actor=world["liaison1"], agreement=offer.agreement, status="terminated")
+    with pytest.raises(ValidationError, match="no longer binds both organisations"):
+        offers.offer_sign(actor=world["coordinator"], offer=offer, typed_name="Coordinator")
+    assert not OfferSignature.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -131,3 +131,15 @@ def test_a_direct_proposal_also_notifies(world: Any, smtp: Any) -> None:
     services.deployment_propose(actor=world["coordinator"], request=aid_request(world), responder=rae)
     offers.notices_send()
     assert _link(smtp, "responder@example.test").startswith("/mutualaid/respond/")
+
+
+def test_the_command_sends_what_a_dead_worker_left(world: Any, proposed: dict[str, Any], smtp: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    AidNotice.objects.update(status="sending", claim="dead", claimed_at=timezone.now() - timedelta(minutes=5))
+    out = StringIO()
+    call_command("mutualaid_notices", stdout=out)
+    assert f"{AidNotice.objects.count()} mutual-aid notice(s) sent." in out.getvalue()
+    assert len(smtp.messages) == AidNotice.objects.count()

@@ -428,8 +428,15 @@ def offer_sign(*, actor: Any, offer: Offer, typed_name: str, title: str = "", si
     if offer.signatures.filter(side=side).exists():
         raise ValidationError({"typed_name": f"The {Side(side).label.lower()} has already signed."})
     today = timezone.localdate()
-    if not offer.agreement.in_force_on(max(today, offer.starts_on)) and not offer.agreement.in_force_on(today):
-        raise ValidationError({"status": f"“{offer.agreement.name}” is not in force: nothing can be signed under it."})
+    bound = offer.agreement.party_rows.filter(
+        organization_id__in=[offer.request.requesting_org_id, offer.offering_org_id],
+        signed_on__isnull=False,
+        withdrawn_on__isnull=True,
+    ).count()
+    if not offer.agreement.in_force_on(today) or bound < 2:
+        raise ValidationError(
+            {"status": f"“{offer.agreement.name}” no longer binds both organisations: nothing can be signed under it."}
+        )
     org = offer.request.requesting_org if side == Side.REQUESTER else offer.offering_org
     signature = OfferSignature.objects.create(
         offer=offer,
