@@ -212,6 +212,24 @@ def test_signature_bad_input(world: Any, setup: dict[str, Any]) -> None:
     assert OfferSignature.objects.count() == 1
 
 
+def test_a_team_package_offer_names_its_members(world: Any, setup: dict[str, Any]) -> None:
+    from commonguard.mutualaid.models import TeamPackage
+
+    aid, rae = setup["aid"], setup["rae"]
+    template = TeamPackage.objects.filter(is_template=True).first()
+    assert template is not None
+    team = services.team_from_template(actor=world["coordinator"], template=template, provider=world.guard, name="CIRT")
+    services.team_add_member(actor=world["coordinator"], team=team, responder=rae, role="Team lead")
+    data = offers.OfferInput(request=aid, offering_org=world.guard, terms=terms(aid), team=team)
+    with pytest.raises(ValidationError, match="active team package"):
+        offers.offer_create(actor=world["coordinator"], data=data)  # still a draft
+    TeamPackage.objects.filter(pk=team.pk).update(status=TeamPackage.Status.ACTIVE)
+    team.refresh_from_db()
+    offer = offers.offer_create(actor=world["coordinator"], data=data)
+    assert offer.team == team
+    assert [(r.responder, r.role) for r in offer.responder_rows.all()] == [(rae, "Team lead")]
+
+
 def test_nothing_is_signed_under_an_agreement_that_no_longer_binds(world: Any, setup: dict[str, Any]) -> None:
     offer = make_offer(world, setup)
     offers.offer_accept_terms(actor=world["ingham_admin"], offer=offer)
