@@ -497,3 +497,13 @@ def test_offer_pages_flow(world: Any, setup: dict[str, Any]) -> None:
     AssistanceRequest.objects.filter(pk=aid.pk).update(status="closed")
     closed = admin.get(f"/mutualaid/requests/{aid.pk}/").content.decode()
     assert "Matching is only for open requests" in closed
+
+
+def test_the_matches_api_refuses_a_closed_request(world: Any, setup: dict[str, Any], as_persona: Any) -> None:
+    aid = setup["aid"]
+    client = as_persona("ingham_admin")
+    assert client.get(f"/api/v1/mutualaid/requests/{aid.pk}/matches/").status_code == 200
+    AssistanceRequest.objects.filter(pk=aid.pk).update(status="closed")
+    refused = client.get(f"/api/v1/mutualaid/requests/{aid.pk}/matches/")
+    assert refused.status_code == 400
+    assert "only an open request is matched" in refused.content.decode()

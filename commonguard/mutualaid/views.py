@@ -293,7 +293,6 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     # Only an open request is matched (the matcher refuses the others).
     result = match_request(aid, user=request.user) if aid.status == AssistanceRequest.Status.OPEN else None
     deployments = Deployment.objects.visible_to(request.user).filter(request=aid).select_related("responder")
-
     return render(
         request,
         "mutualaid/request_detail.html",
