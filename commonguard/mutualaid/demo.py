@@ -257,9 +257,11 @@ def seed_offers(state: State) -> None:
     if aid is None or Offer.objects.filter(request=aid).exists():
         return
     key = f"demo:{state.postal}:"
-    guard = Organization.objects.get(source_key=key + "guard")
-    corps = Organization.objects.get(source_key=key + "corps")
-    coordinator = User.objects.get(email="coordinator@demo.test")
+    guard = Organization.objects.filter(source_key=key + "guard").first()
+    corps = Organization.objects.filter(source_key=key + "corps").first()
+    coordinator = User.objects.filter(email="coordinator@demo.test").first()
+    if guard is None or corps is None or coordinator is None:
+        return
     admin = Membership.objects.filter(
         organization=aid.requesting_org, role=Role.ORG_ADMIN, status=Membership.Status.APPROVED
     ).first()
