@@ -28,10 +28,17 @@ def test_demo_mutual_aid(db: Any, settings: Any, tmp_path: Any) -> None:
     aid = AssistanceRequest.objects.get()
     ingham = Organization.objects.get(county_fips="26065", kind="county")
     assert aid.requesting_org == ingham
-    result = match_request(aid)
+    admin = User.objects.get(email="admin.ingham@demo.test")
+    # An offer countered, agreed and signed by both sides: a binding record with its mission orders.
+    from commonguard.mutualaid.models import BindingAgreement, MissionOrder, Offer
+
+    binding = BindingAgreement.objects.get(request=aid)
+    assert binding.offer.revisions.count() == 2 and binding.snapshot["terms"]["costs"]["personnel"] == "10300.00"
+    assert MissionOrder.objects.filter(binding=binding).count() == 2
+    assert Offer.objects.filter(request=aid, status="submitted").count() == 1
+    result = match_request(aid, user=admin)
     assert len(result.responders) >= 5 and result.teams
     assert result.excluded["conflict"] == 1
-    admin = User.objects.get(email="admin.ingham@demo.test")
     neighbours = neighbours_on_call(admin, ingham, timezone.localdate())
     assert len(neighbours) >= 8 and all(n.can_request for n in neighbours)
 

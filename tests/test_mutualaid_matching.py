@@ -46,7 +46,7 @@ def test_ranking_and_reasons(world: Any) -> None:
     assert far
 
     aid = aid_request(world, mode="onsite")
-    result = match_request(aid)
+    result = match_request(aid, user=world["coordinator"])
     names = [c.name for c in result.responders]
     assert names[0] == "Best Fit"
     assert "Conflicted" not in names and "Remote Only" not in names and "Applicant" not in names
@@ -81,11 +81,11 @@ def test_committed_responders_are_left_out(world: Any) -> None:
         request=first, responder=r, status="active", starts_on=first.starts_on, ends_on=first.ends_on
     )
     second = aid_request(world, org=world.washtenaw, actor=world["washtenaw_admin"])
-    result = match_request(second)
+    result = match_request(second, user=world["coordinator"])
     assert result.responders == [] and result.excluded["committed"] == 1
     # Proposed only (not yet accepted) does not hold the days.
     Deployment.objects.filter(responder=r).update(status="proposed")
-    assert [c.name for c in match_request(second).responders] == ["Already Out"]
+    assert [c.name for c in match_request(second, user=world["coordinator"]).responders] == ["Already Out"]
 
 
 def test_remote_requests_care_little_for_distance(world: Any) -> None:
@@ -96,10 +96,16 @@ def test_remote_requests_care_little_for_distance(world: Any) -> None:
     OrganizationFactory(name="Far County", county_fips="26001", latitude=46.5, longitude=-87.4)
     services.Responder.objects.filter(full_name="Far").update(latitude=46.5, longitude=-87.4)
     onsite = {
-        c.name: c.score for c in match_request(aid_request(world, skills=("forensics",), mode="onsite")).responders
+        c.name: c.score
+        for c in match_request(
+            aid_request(world, skills=("forensics",), mode="onsite"), user=world["coordinator"]
+        ).responders
     }
     remote = {
-        c.name: c.score for c in match_request(aid_request(world, skills=("forensics",), mode="remote")).responders
+        c.name: c.score
+        for c in match_request(
+            aid_request(world, skills=("forensics",), mode="remote"), user=world["coordinator"]
+        ).responders
     }
     assert onsite["Near"] - onsite["Far"] > remote["Near"] - remote["Far"] > 0
 
@@ -115,13 +121,13 @@ def test_teams_are_ranked_from_the_template(world: Any) -> None:
     TeamPackage.objects.filter(pk=team.pk).update(status="active")
     member = make_responder(world, name="Team Lead")
     services.team_add_member(actor=world["coordinator"], team=team, responder=member, role="Team lead")
-    result = match_request(aid_request(world, skills=("forensics", "ot-ics"), days=21))
+    result = match_request(aid_request(world, skills=("forensics", "ot-ics"), days=21), user=world["coordinator"])
     assert [t.name for t in result.teams] == ["Guard CIRT"]
     reasons = result.teams[0].reasons
     assert reasons[0].startswith("Skills: 1 of 2") and "missing OT / ICS" in reasons[0]
     assert reasons[1] == "Deploys up to 14 days (shorter than the request: plan a relief team)."
     services.responder_set_conflicts(actor=world["coordinator"], responder=member, organizations=[world.ingham])
-    assert match_request(aid_request(world)).teams == []
+    assert match_request(aid_request(world), user=world["coordinator"]).teams == []
 
 
 def test_page_and_api_show_the_explained_ranking(world: Any, as_persona: Any) -> None:

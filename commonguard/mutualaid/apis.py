@@ -211,4 +211,8 @@ class AssistanceRequestViewSet(
         """Responders and team packages ranked for the request, each with the reasons for its rank."""
         aid = self.get_object()
         limit = min(max(int(request.query_params.get("limit", 25) or 25), 1), 200)
-        return Response(MatchSerializer(match_request(aid, limit=limit)).data)
+        try:
+            result = match_request(aid, user=request.user, limit=limit)
+        except ValidationError as exc:  # a request that is not open is not matched
+            raise serializers.ValidationError(exc.message_dict) from exc
+        return Response(MatchSerializer(result).data)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from commonguard.accounts.models import Membership, Role, User
 from commonguard.accounts.viewer import forget_viewer
 from commonguard.mutualaid import services
-from commonguard.mutualaid.models import Agreement, AssistanceRequest, Responder, TeamPackage
+from commonguard.mutualaid.models import Agreement, AssistanceRequest, Deployment, Responder, TeamPackage
 from commonguard.orgs.models import Organization
 from commonguard.orgs.states import State
 
@@ -37,6 +37,7 @@ SKILL_SETS = [
 def seed_demo(state: State) -> int:
     """Seed once; a second run changes nothing. Returns the number of responders on the roster."""
     if Agreement.objects.filter(name=COMPACT).exists():
+        seed_offers(state)
         return Responder.objects.count()
     key = f"demo:{state.postal}:"
     hub = {k: Organization.objects.get(source_key=key + k) for k in ("state-it", "guard", "corps", "university")}
@@ -239,4 +240,78 @@ def seed_demo(state: State) -> int:
                 safety_notes="Evidence handling: the sheriff's office holds the chain of custody. No CJIS access.",
             ),
         )
+    seed_offers(state)
     return len(roster)
+
+
+def seed_offers(state: State) -> None:
+    """On the demo request: the Guard's offer, countered by the county, accepted and signed by both
+    sides (a binding agreement and mission orders); and the volunteer corps' offer, still open.
+    Idempotent: nothing is added once the request has offers."""
+    from decimal import Decimal
+
+    from commonguard.mutualaid import offers
+    from commonguard.mutualaid.models import Offer
+
+    aid = AssistanceRequest.objects.filter(title__endswith="(demo)").select_related("requesting_org").first()
+    if aid is None or Offer.objects.filter(request=aid).exists():
+        return
+    key = f"demo:{state.postal}:"
+    guard = Organization.objects.filter(source_key=key + "guard").first()
+    corps = Organization.objects.filter(source_key=key + "corps").first()
+    coordinator = User.objects.filter(email="coordinator@demo.test").first()
+    if guard is None or corps is None or coordinator is None:
+        return
+    admin = Membership.objects.filter(
+        organization=aid.requesting_org, role=Role.ORG_ADMIN, status=Membership.Status.APPROVED
+    ).first()
+    if admin is None:
+        return
+
+    def pick(programme: Organization, count: int) -> list[tuple[Responder, str]]:
+        free = [
+            r
+            for r in Responder.objects.filter(programme=programme, status=Responder.Status.ACTIVE).exclude(
+                conflicts=aid.requesting_org
+            )
+            if not r.credentials.filter(expires_on__lte=aid.ends_on).exists()
+            and not r.deployments.filter(status__in=["proposed", *Deployment.HOLDING]).exists()
+        ]
+        return [(r, role) for r, role in zip(free, ["Forensic lead", "AD engineer", "Recovery"], strict=False)][:count]
+
+    costs = {"personnel": Decimal(14400), "travel": Decimal(900), "equipment": Decimal(600), "other": Decimal(150)}
+    offer = offers.offer_create(
+        actor=coordinator,
+        data=offers.OfferInput(
+            request=aid,
+            offering_org=guard,
+            terms=offers.Terms(aid.starts_on, aid.ends_on, aid.mode, costs, "Two responders, 12-hour shifts."),
+            responders=pick(guard, 2),
+        ),
+    )
+    offers.offer_counter(
+        actor=admin.user,
+        offer=offer,
+        terms=offers.Terms(
+            aid.starts_on,
+            aid.starts_on + timedelta(days=4),
+            aid.mode,
+            {**costs, "personnel": Decimal(10300), "travel": Decimal(600)},
+            "Five days: the canvass is on Friday.",
+        ),
+        note="Five days will do; we provide lodging.",
+    )
+    offers.offer_accept_terms(actor=coordinator, offer=offer)
+    offers.offer_sign(actor=coordinator, offer=offer, typed_name=coordinator.full_name, title="Guard cyber coordinator")
+    offers.offer_sign(actor=admin.user, offer=offer, typed_name=admin.user.full_name, title="IT Director")
+    corps_team = pick(corps, 1)
+    if corps_team:
+        offers.offer_create(
+            actor=coordinator,
+            data=offers.OfferInput(
+                request=aid,
+                offering_org=corps,
+                terms=offers.Terms(aid.starts_on, aid.ends_on, "remote", {"personnel": Decimal(0)}, "Donated."),
+                responders=corps_team,
+            ),
+        )

@@ -94,7 +94,12 @@ def covering_agreements(requesting_org_id: int, day: date) -> dict[int, str]:
 def _fetch(qs: Any) -> list[tuple[Any, ...]]:
     """Run a `values_list` queryset's SQL straight on the cursor: the hot reads return only integers,
     floats and short strings, which need none of Django's per-row converters (a third of the time)."""
-    sql, params = qs.query.sql_with_params()
+    from django.core.exceptions import EmptyResultSet
+
+    try:
+        sql, params = qs.query.sql_with_params()
+    except EmptyResultSet:  # a read rule that lets the person see nothing (`none()`)
+        return []
     with connections[qs.db].cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
@@ -191,9 +196,17 @@ def _skill_names(bits: int, by_bit: dict[int, str]) -> list[str]:
     return [by_bit[b] for b in sorted(by_bit) if bits >> b & 1]
 
 
-def match_request(request: AssistanceRequest, *, limit: int = 25, today: date | None = None) -> MatchResult:
-    """Rank responders and team packages for `request`. The caller has already checked that the
-    person may read the request; the result holds roster profiles only (never personal details)."""
+def match_request(request: AssistanceRequest, *, user: Any, limit: int = 25, today: date | None = None) -> MatchResult:
+    """Rank responders and team packages for `request`, as `user` may read the roster and the team
+    packages (their `visible_to` rules). The caller has already checked that the person may read the
+    request; the result holds roster profiles only (never personal details). Only an open request
+    is matched: a filled, cancelled or closed one is refused."""
+    from django.core.exceptions import ValidationError
+
+    if request.status != AssistanceRequest.Status.OPEN:
+        raise ValidationError(
+            {"status": f"The request is {request.get_status_display().lower()}: only an open request is matched."}
+        )
     started = time.perf_counter()
     start, end = request.starts_on, request.ends_on
     need = int(request.skill_bits)
@@ -206,8 +219,8 @@ def match_request(request: AssistanceRequest, *, limit: int = 25, today: date | 
     excluded = {"conflict": 0, "committed": 0, "mode": 0}
 
     facts = _facts(request, start, end)
-    responders = _rank_responders(request, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
-    teams = _rank_teams(request, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
+    responders = _rank_responders(request, user, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
+    teams = _rank_teams(request, user, facts, need, need_count, covered, lat0, lng0, remote, excluded, limit)
     candidates, considered_r = responders
     team_candidates, considered_t = teams
     _explain(candidates + team_candidates, need, by_bit, covered, request)
@@ -231,6 +244,7 @@ def _mode_ok(request_mode: str, modes: np.ndarray) -> np.ndarray:
 
 def _rank_responders(
     request: AssistanceRequest,
+    user: Any,
     facts: dict[int, list[tuple[int, int]]],
     need: int,
     need_count: int,
@@ -241,9 +255,11 @@ def _rank_responders(
     excluded: dict[str, int],
     limit: int,
 ) -> tuple[list[Candidate], int]:
-    # The roster: one scan of the active responders who have at least one of the skills asked for.
+    # The roster as the person may read it: one scan of the active responders who have at least one
+    # of the skills asked for.
+    roster = Responder.objects.visible_to(user)
     rows = _fetch(
-        Responder.objects.filter(status=Responder.Status.ACTIVE)
+        roster.filter(status=Responder.Status.ACTIVE)
         .alias(overlap=F("skill_bits").bitand(need))
         .filter(overlap__gt=0)
         .order_by("pk")
@@ -303,9 +319,7 @@ def _rank_responders(
     top_ids = [int(ids[i]) for i in top]
     labels = {
         pk: (name, programme)
-        for pk, name, programme in Responder.objects.filter(pk__in=top_ids).values_list(
-            "pk", "full_name", "programme__name"
-        )
+        for pk, name, programme in roster.filter(pk__in=top_ids).values_list("pk", "full_name", "programme__name")
     }
     out = []
     for i in top:
@@ -343,6 +357,7 @@ def _top(score: np.ndarray, limit: int) -> list[int]:
 
 def _rank_teams(
     request: AssistanceRequest,
+    user: Any,
     facts: dict[int, list[tuple[int, int]]],
     need: int,
     need_count: int,
@@ -354,7 +369,8 @@ def _rank_teams(
     limit: int,
 ) -> tuple[list[Candidate], int]:
     rows = _fetch(
-        TeamPackage.objects.filter(status=TeamPackage.Status.ACTIVE, is_template=False)
+        TeamPackage.objects.visible_to(user)
+        .filter(status=TeamPackage.Status.ACTIVE, is_template=False)
         .alias(overlap=F("skill_bits").bitand(need))
         .filter(overlap__gt=0)
         .values_list(

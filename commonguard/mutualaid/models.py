@@ -481,3 +481,236 @@ class Deployment(TimeStampedModel):
     class Meta:
         ordering = ["-starts_on"]
         constraints = [models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="deployment_order")]
+
+
+# --- Offers, binding agreements, mission orders (EMAC sections II and III; ADR 32) --------------
+
+
+from commonguard.mutualaid.offer_querysets import (  # noqa: E402 - kept beside the models it serves
+    BindingAgreementQuerySet,
+    MissionOrderQuerySet,
+    OfferQuerySet,
+)
+
+COST_CATEGORIES = ("personnel", "travel", "equipment", "commodities", "other")
+
+
+class Offer(TimeStampedModel):
+    """An offering organisation's answer to an assistance request (EMAC section II), possibly a team
+    package, naming responders, with dates and a cost estimate in EMAC's five categories. The
+    current terms are on the row; every version (the offer and each counter-offer) is an
+    `OfferRevision`. The covering agreement decides who may sign for each side."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Offered (the requester's turn)"
+        COUNTERED = "countered", "Countered (the offerer's turn)"
+        AGREED = "agreed", "Terms agreed, awaiting signatures"
+        BINDING = "binding", "Binding"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    OPEN = (Status.SUBMITTED, Status.COUNTERED, Status.AGREED)
+
+    request = models.ForeignKey(AssistanceRequest, on_delete=models.PROTECT, related_name="offers")
+    offering_org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="aid_offers")
+    team = models.ForeignKey(TeamPackage, null=True, blank=True, on_delete=models.PROTECT, related_name="offers")
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="offers")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    revision = models.PositiveSmallIntegerField(default=1)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    mode = models.CharField(max_length=8, choices=AssistanceRequest.Mode.choices, default=AssistanceRequest.Mode.EITHER)
+    cost_personnel = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    cost_travel = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    cost_equipment = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    cost_commodities = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    cost_other = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = OfferQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="offer_dates_in_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer {self.pk} from {self.offering_org_id} on request {self.request_id}"
+
+    @property
+    def cost_total(self) -> Decimal:
+        return sum((getattr(self, f"cost_{c}") for c in COST_CATEGORIES), Decimal(0))
+
+
+class OfferResponder(models.Model):
+    """A responder named in an offer, and the deployment proposed for them (one per responder)."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="responder_rows")
+    responder = models.ForeignKey(Responder, on_delete=models.PROTECT, related_name="offer_rows")
+    role = models.CharField(max_length=150, blank=True)
+    deployment = models.OneToOneField(Deployment, on_delete=models.PROTECT, related_name="offer_line")
+
+    class Meta:
+        ordering = ["responder__full_name"]
+        constraints = [models.UniqueConstraint(fields=["offer", "responder"], name="offer_responder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.responder_id} on offer {self.offer_id}"
+
+
+class OfferRevision(models.Model):
+    """One version of the terms: the offer (revision 1) and every counter-offer after it, kept as
+    written (append-only)."""
+
+    class Side(models.TextChoices):
+        REQUESTER = "requester", "Requesting organisation"
+        OFFERER = "offerer", "Offering organisation"
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveSmallIntegerField()
+    side = models.CharField(max_length=10, choices=Side.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    terms = models.JSONField(help_text="starts_on, ends_on, mode, the five costs and notes, as proposed.")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["offer", "number"]
+        constraints = [models.UniqueConstraint(fields=["offer", "number"], name="offer_revision_once")]
+
+    def __str__(self) -> str:
+        return f"Revision {self.number} of offer {self.offer_id}"
+
+
+class OfferSignature(models.Model):
+    """A typed-name e-signature of one side on the agreed terms (EMAC section II for the offerer,
+    section III for the requester), by a person whose role the covering agreement authorises."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="signatures")
+    revision = models.PositiveSmallIntegerField()
+    side = models.CharField(max_length=10, choices=OfferRevision.Side.choices)
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=20)
+    typed_name = models.CharField(max_length=150)
+    title = models.CharField(max_length=150, blank=True)
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["signed_at"]
+        constraints = [models.UniqueConstraint(fields=["offer", "side"], name="offer_signed_once_per_side")]
+
+    def __str__(self) -> str:
+        return f"{self.typed_name} for the {self.side} of offer {self.offer_id}"
+
+
+class BindingAgreement(models.Model):
+    """The executed agreement (EMAC's REQ-A / RSA): written once, when both sides have signed, with
+    an immutable snapshot of the terms, parties, costs and signatures and its SHA-256 digest. Never
+    updated or deleted (`save` and `delete` refuse)."""
+
+    number = models.CharField(max_length=30, unique=True)
+    offer = models.OneToOneField(Offer, on_delete=models.PROTECT, related_name="binding")
+    request = models.ForeignKey(AssistanceRequest, on_delete=models.PROTECT, related_name="binding_agreements")
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="binding_agreements")
+    requesting_org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    offering_org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    cost_total = models.DecimalField(max_digits=12, decimal_places=2)
+    snapshot = models.JSONField()
+    digest = models.CharField(max_length=64)
+    executed_at = models.DateTimeField()
+
+    objects = BindingAgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-executed_at"]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise ValueError("A binding agreement is never changed; amend it with a new offer.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("A binding agreement is never deleted.")
+
+
+class MissionOrder(models.Model):
+    """The mission order (EMAC's Mission Order Authorization) of one responder, issued from the
+    binding agreement: who, where, reporting to whom, when, on-site or remote, data handling and
+    safety. Issuing it is the written authorisation of the deployment."""
+
+    number = models.CharField(max_length=40, unique=True)
+    binding = models.ForeignKey(BindingAgreement, on_delete=models.PROTECT, related_name="mission_orders")
+    deployment = models.OneToOneField(Deployment, on_delete=models.PROTECT, related_name="mission_order")
+    responder = models.ForeignKey(Responder, on_delete=models.PROTECT, related_name="mission_orders")
+    role = models.CharField(max_length=150, blank=True)
+    location = models.CharField(max_length=300)
+    mode = models.CharField(max_length=8, choices=AssistanceRequest.Mode.choices)
+    reporting_to = models.CharField(max_length=300)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    data_handling = models.TextField(blank=True)
+    safety_notes = models.TextField(blank=True)
+    issued_at = models.DateTimeField()
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = MissionOrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ResponseLink(models.Model):
+    """A single-use, expiring accept/decline link e-mailed to a responder for one deployment. Only
+    the SHA-256 of the token is kept."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="response_links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Response link for deployment {self.deployment_id}"
+
+
+class AidNotice(models.Model):
+    """The mutual-aid e-mail outbox: written in the transaction that causes the notice, sent by the
+    worker after commit (claimed with a conditional UPDATE; a claim older than the lease is taken
+    again), so a crash loses nothing (the pattern of sharing/delivery.py)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=200, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    to_email = models.EmailField()
+    subject = models.CharField(max_length=250)
+    body = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.key

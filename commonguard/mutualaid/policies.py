@@ -33,7 +33,3 @@ REQUESTING_ROLES = frozenset({Role.MEMBER, Role.ORG_ADMIN, Role.COORDINATOR, Rol
 def can_request_for(user: Any, organization_id: int) -> bool:
     viewer = viewer_for(user)
     return viewer.roles_by_org.get(organization_id) in REQUESTING_ROLES
-
-
-def role_in(user: Any, organization_id: int) -> str | None:
-    return viewer_for(user).roles_by_org.get(organization_id)

@@ -11,7 +11,6 @@ from django.db.models import Prefetch, QuerySet
 
 from commonguard.accounts.viewer import viewer_for
 from commonguard.mutualaid.models import Agreement, AgreementParty, Responder, ResponderPrivate
-from commonguard.mutualaid.querysets import private_visible
 from commonguard.orgs.models import Organization
 
 
@@ -100,27 +99,3 @@ def responder_detail(user: Any, pk: int) -> ResponderView | None:
         return None
     private = ResponderPrivate.objects.visible_to(user).filter(responder=responder).first()
     return ResponderView(responder, private)
-
-
-def responder_public_dict(responder: Responder) -> dict[str, Any]:
-    return {
-        "id": responder.pk,
-        "full_name": responder.full_name,
-        "programme": responder.programme.name,
-        "source": responder.source,
-        "status": responder.status,
-        "home_county_fips": responder.home_county_fips,
-        "work_mode": responder.work_mode,
-        "skills": sorted(s.slug for s in responder.skills.all()),
-        "background_check": responder.background_check,
-        "background_checked_on": responder.background_checked_on,
-    }
-
-
-def responder_dict_for(user: Any, responder: Responder) -> dict[str, Any]:
-    """The responder as `user` may see it: personal details only under the field rule."""
-    data = responder_public_dict(responder)
-    if private_visible(user, responder.pk):
-        private = responder.private
-        data.update({name: getattr(private, name) for name in ResponderPrivate.FIELDS})
-    return data

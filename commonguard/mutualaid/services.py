@@ -710,6 +710,9 @@ def deployment_propose(
         organization=responder.programme,
         target=deployment,
     )
+    from commonguard.mutualaid.offers import notify_proposed  # the outbox: an accept/decline link (ADR 32)
+
+    notify_proposed(deployment)
     return deployment
 
 
@@ -769,6 +772,11 @@ def deployment_transition(
         deployment.accepted_signature = " ".join(signature.split())
         fields += ["accepted_at", "accepted_signature"]
     if to == D.AUTHORISED:
+        from commonguard.mutualaid.offers import authorisation_refusal
+
+        why = authorisation_refusal(deployment)
+        if why:
+            raise ValidationError({"status": why})
         deployment.authorised_at = timezone.now()
         deployment.authorised_by = actor
         fields += ["authorised_at", "authorised_by"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from commonguard.mutualaid import views
+from commonguard.mutualaid import views, views_offers
 
 app_name = "mutualaid"
 urlpatterns = [
@@ -13,4 +13,10 @@ urlpatterns = [
     path("requests/", views.request_list, name="requests"),
     path("requests/<int:pk>/", views.request_detail, name="request"),
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment"),
+    # Offers, binding agreements, mission orders, accept/decline links (ADR 32)
+    path("requests/<int:pk>/offer/", views_offers.offer_new, name="offer-new"),
+    path("offers/<int:pk>/", views_offers.offer_detail, name="offer"),
+    path("binding/<int:pk>/", views_offers.binding_detail, name="binding"),
+    path("mission-orders/<int:pk>/", views_offers.mission_order_detail, name="mission-order"),
+    path("respond/<str:token>/", views_offers.respond, name="respond"),
 ]

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from commonguard.accounts.viewer import viewer_for
-from commonguard.mutualaid import policies, selectors, services
+from commonguard.mutualaid import offers, policies, selectors, services
 from commonguard.mutualaid.matching import match_request
 from commonguard.mutualaid.models import (
     AssistanceRequest,
@@ -28,6 +28,7 @@ from commonguard.mutualaid.models import (
     TeamPackage,
 )
 from commonguard.mutualaid.querysets import coordinator_org_ids
+from commonguard.mutualaid.views_offers import deployment_offer_context, request_offers_context
 from commonguard.orgs.models import Organization
 from commonguard.web.decorators import vetted_required
 from commonguard.web.errors import apply_validation_error, error_text, set_choices
@@ -73,6 +74,7 @@ def overview(request: AuthedRequest) -> HttpResponse:
             "deployed": deployed,
             "is_coordinator": bool(coordinated),
             "today": today,
+            "overdue_paperwork": offers.overdue_paperwork(request.user, today),
         },
     )
 
@@ -288,7 +290,8 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{responder.full_name} is proposed; they accept or decline in writing.")
         return redirect("mutualaid:request", pk=aid.pk)
     coordinated = coordinator_org_ids(viewer_for(request.user))
-    result = match_request(aid)
+    # Only an open request is matched (the matcher refuses the others).
+    result = match_request(aid, user=request.user) if aid.status == AssistanceRequest.Status.OPEN else None
     deployments = Deployment.objects.visible_to(request.user).filter(request=aid).select_related("responder")
     return render(
         request,
@@ -301,6 +304,7 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "skills": aid.skills.all(),
             # The report it came from, named only to those who may read the report.
             "incident_report": _linked_report(request, aid),
+            **request_offers_context(request, aid),
         },
     )
 
@@ -352,5 +356,6 @@ def deployment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "can_coordinate": can_coordinate,
             "allowed": allowed,
             "S": Deployment.Status,
+            **deployment_offer_context(request, deployment),
         },
     )
