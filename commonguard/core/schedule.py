@@ -25,4 +25,5 @@ SCHEDULE: tuple[Job, ...] = (
     Job("event_reminders", (), 900, "e-mails event reminders the day before"),
     Job("federation_run", (), 2, "pulls due peer hubs, pushes what is pending"),
     Job("mutualaid_reminders", (), 86400, "credential expiry reminders (30 days ahead) and lapses"),
+    Job("mutualaid_notices", (), 60, "mutual-aid e-mails (offers, accept/decline links) a stopped worker left"),
 )
