@@ -317,3 +317,57 @@ def test_the_retention_setting_and_the_command_prune(world, settings):
     call_command("federation_run", "--prune-only", stdout=out)
     assert json.loads(out.getvalue().splitlines()[-1]) == {"pruned": 1}
     assert Change.objects.filter(peer=peer).count() == 1
+
+
+# --- 2. The operator's peer pages -------------------------------------------------------------
+
+
+def test_the_operator_reads_each_peer_s_settings_backlog_and_errors(world, client):
+    ohio = new_peer("Ohio", community=True, amber_organizations=[world.guard])
+    indiana = new_peer("Indiana", push=False)
+    first, second, third = green(world), green(world, title="Two"), green(world, title="Three")
+    rows = {c.alert_uuid: c for c in Change.objects.filter(peer=ohio)}
+    sent_at = timezone.now() - timedelta(minutes=5)
+    Change.objects.filter(pk=rows[first.uuid].pk).update(status=Change.Status.SENT, sent_at=sent_at)
+    Change.objects.filter(pk=rows[second.uuid].pk).update(
+        status=Change.Status.REFUSED, last_error="422: TLP:AMBER refused"
+    )
+    Change.objects.filter(pk=rows[third.uuid].pk).update(created_at=timezone.now() - timedelta(hours=3))
+    pulled_at = timezone.now() - timedelta(minutes=1)
+    Peer.objects.filter(pk=ohio.pk).update(last_pull_ok_at=pulled_at, hub_id="hub-oh")
+    Peer.objects.filter(pk=indiana.pk).update(last_error="The peer did not answer: ConnectError")
+
+    sign_in(client, world["operator"])
+    page = client.get("/hub/federation/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Read-only" in text and "manage.py federation_peer" in text
+    assert "Ohio" in text and "Indiana" in text and "hub-oh" in text
+    assert "TLP:GREEN (community)" in text and "Guard Cyber Unit" in text
+    assert "1 pending, 0 waiting to retry, 1 refused" in text
+    assert "Oldest waiting: 3\xa0hours" in text
+    assert sent_at.strftime("%Y-%m-%d %H:%M:%S") in text and pulled_at.strftime("%Y-%m-%d %H:%M:%S") in text
+    assert "422: TLP:AMBER refused" in text and "ConnectError" in text
+    assert "Does not push (the peer pulls)" in text
+    assert "/hub/federation/" in client.get("/").content.decode()  # in the operator's menu
+    detail = client.get(f"/hub/federation/{ohio.pk}/")
+    assert detail.status_code == 200
+    body = detail.content.decode()
+    assert str(first.uuid) in body and "Refused by the peer" in body and "1 delivered" in body
+    assert first.title not in body  # ids and states only, no alert content
+    assert client.get("/hub/federation/99999/").status_code == 404
+
+
+@pytest.mark.parametrize("persona", ["ingham_admin", "washtenaw_member", "liaison1", "analyst", "coordinator"])
+def test_peer_pages_do_not_exist_for_anyone_but_the_operator(world, client, persona):
+    peer = new_peer("Ohio", community=True)
+    sign_in(client, world[persona])
+    for url in ("/hub/federation/", f"/hub/federation/{peer.pk}/"):
+        answer = client.get(url)
+        absent = client.get("/hub/federation/99999/")
+        assert answer.status_code == 404 and without_csrf(answer.content) == without_csrf(absent.content)
+    assert "/hub/federation/" not in client.get("/").content.decode()
+
+
+def test_peer_pages_send_anonymous_callers_to_sign_in(world, client):
+    assert client.get("/hub/federation/")["Location"].startswith("/accounts/login/")
