@@ -28,7 +28,7 @@ from commonguard.core.tlp import STIX_TLP2_MARKING_IDS, TLP
 from commonguard.federation.models import AlertPeer, Change, Peer, Received, Tombstone
 from commonguard.federation.rules import hub_id, may_send, provenance
 from commonguard.interop.export import ANONYMOUS_IDENTITY_ID, _sid, alert_bundle, ts
-from commonguard.interop.stix import StixInputError, check_object, depth_ok, parse_timestamp
+from commonguard.interop.stix import BundleError, StixInputError, check_object, depth_ok, json_load, parse_timestamp
 from commonguard.orgs.models import Organization
 from commonguard.sharing.models import Alert
 
@@ -41,6 +41,7 @@ MAX_BACKOFF = 300.0
 MAX_PATH = 32
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)  # a busy hub answers slowly: better than a retry
 PAGE = 100
+MAX_ANSWER = 200 * 1024 * 1024  # a page of PAGE changes, each at most the inbox's 20 MB bundle
 
 
 class FederationError(Exception):
@@ -713,9 +714,9 @@ def _fetch(http: httpx.Client, peer: Peer) -> dict[str, Any]:
     if answer.status_code != 200:
         raise FederationError(f"The peer answered {answer.status_code}: {answer.text[:300]}", 502)
     try:
-        page = answer.json()
-    except ValueError:
-        raise FederationError("The peer's answer is not JSON.", 502) from None
+        page = json_load(answer.content, what="The peer's answer", max_bytes=MAX_ANSWER)
+    except BundleError as exc:
+        raise FederationError(str(exc), 502) from None
     if (
         not isinstance(page, dict)
         or not isinstance(page.get("changes"), list)
