@@ -371,3 +371,31 @@ def test_peer_pages_do_not_exist_for_anyone_but_the_operator(world, client, pers
 
 def test_peer_pages_send_anonymous_callers_to_sign_in(world, client):
     assert client.get("/hub/federation/")["Location"].startswith("/accounts/login/")
+
+
+# --- 5. One claim rule for the two outboxes ---------------------------------------------------
+
+
+def test_a_federation_claim_that_loses_the_race_looks_again(world):
+    """The federation outbox claims by the deliveries' rule (core.outbox): when another worker
+    takes the rows this one picked between its two statements, it picks again."""
+    from django.db import connection
+
+    from commonguard.federation.services import _claim
+
+    peer = new_peer("Ohio", community=True)
+    for n in range(4):
+        green(world, title=f"Wave {n}")
+    raced: dict[str, list[Change]] = {}
+
+    def rival_first(execute, sql, params, many, context):
+        if sql.startswith("UPDATE") and "federation_change" in sql and "rival" not in raced:
+            raced["rival"] = []
+            raced["rival"] = _claim(peer, 2)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(rival_first):
+        mine = _claim(peer, 2)
+    assert len(raced["rival"]) == 2 and len(mine) == 2
+    assert not {row.pk for row in mine} & {row.pk for row in raced["rival"]}
+    assert all(row.status == Change.Status.SENDING and row.alert is not None for row in mine)

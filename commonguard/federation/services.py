@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from commonguard.accounts.models import hash_token_secret
 from commonguard.core.audit import audit_record
+from commonguard.core.outbox import Outbox
 from commonguard.core.tlp import STIX_TLP2_MARKING_IDS, TLP
 from commonguard.federation.models import AlertPeer, Change, Peer, Received, Tombstone
 from commonguard.federation.rules import hub_id, may_send, provenance
@@ -587,18 +588,14 @@ def _headers(peer: Peer) -> dict[str, str]:
     return {"authorization": f"Bearer {peer.token}", "content-type": "application/json"}
 
 
+OUTBOX = Outbox(pending=Change.Status.PENDING, retry=Change.Status.RETRY, sending=Change.Status.SENDING)
+
+
 def _claim(peer: Peer, limit: int) -> list[Change]:
-    token = secrets.token_hex(16)
-    now = timezone.now()
-    due = (
-        Q(status=Change.Status.PENDING)
-        | Q(status=Change.Status.RETRY, next_attempt_at__lte=now)
-        | Q(status=Change.Status.SENDING, claimed_at__lt=now - LEASE)
-    )
-    ids = list(Change.objects.filter(due, peer=peer).order_by("pk").values_list("pk", flat=True)[:limit])
-    if not ids:
+    """The peer's due rows, claimed for this worker by the rule the deliveries use (`core.outbox`)."""
+    token = OUTBOX.claim(Change.objects.filter(peer=peer), limit=limit, lease=LEASE)
+    if token is None:
         return []
-    Change.objects.filter(due, pk__in=ids).update(status=Change.Status.SENDING, claim=token, claimed_at=now)
     return list(Change.objects.filter(claim=token).select_related("alert").order_by("pk"))
 
 
