@@ -353,24 +353,27 @@ def api_root(request: HttpRequest, user: Any) -> HttpResponse:
 
 @taxii_view("GET")
 def status(request: HttpRequest, user: Any, status_id: str) -> HttpResponse:
-    found = services.taxii_statuses_live().filter(uuid=status_id, user=user).first()
+    found = services.taxii_statuses_live().defer("raw").filter(uuid=status_id, user=user).first()
     if found is None:
         raise TaxiiError(404, NOT_FOUND)
     return _json(status_resource(found))
 
 
 def status_resource(found: TaxiiStatus) -> dict[str, Any]:
+    done = found.state == "complete"
     resource: dict[str, Any] = {
         "id": str(found.uuid),
-        "status": "complete",
+        "status": "complete" if done else "pending",
         "request_timestamp": taxii_timestamp(found.request_timestamp),
         "total_count": found.total_count,
         "success_count": found.success_count,
         "failure_count": found.failure_count,
-        "pending_count": 0,
+        "pending_count": 0 if done else found.total_count - found.success_count - found.failure_count,
     }
     if found.successes:
         resource["successes"] = found.successes
+    if found.failures:
+        resource["failures"] = found.failures
     return resource
 
 
