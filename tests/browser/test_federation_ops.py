@@ -15,18 +15,11 @@ from commonguard.core.tlp import TLP
 from commonguard.federation.models import Change, Peer
 from commonguard.federation.services import peer_save
 from commonguard.sharing.models import Alert
-from tests.browser.conftest import Hub, axe_violations, describe_violations, screenshot, sign_in_by_cookie
+from tests.browser.conftest import Hub, assert_axe_clean, sign_in_by_cookie
 from tests.factories import UserFactory
 from tests.sharing_helpers import make_alert
 
 pytestmark = pytest.mark.browser
-
-
-def _axe(page: Any, name: str) -> None:
-    violations = axe_violations(page)
-    screenshot(page, name)
-    if violations:
-        pytest.fail(describe_violations(name, page.url, violations), pytrace=False)
 
 
 def test_delete_an_alert_through_its_confirmation_page(axe_page: Any, live_server: Any, hub: Hub) -> None:
@@ -38,13 +31,13 @@ def test_delete_an_alert_through_its_confirmation_page(axe_page: Any, live_serve
     page.get_by_role("link", name="Delete this alert").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Delete this alert?")
     expect(page.get_by_role("region", name="Deleting cannot be undone")).to_contain_text("Ohio")
-    _axe(page, "alert-delete-confirm")
+    assert_axe_clean(page, "alert-delete-confirm")
     page.get_by_label("Why is it deleted? (optional)").fill("Names a person.")
     page.get_by_role("button", name="Delete the alert and send tombstones").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
     expect(page.locator(".usa-alert--success")).to_contain_text("Look-alike invoices")
     assert not Alert.objects.filter(pk=alert.pk).exists()
-    _axe(page, "alert-deleted")
+    assert_axe_clean(page, "alert-deleted")
 
 
 def test_the_operator_reads_the_peer_pages(axe_page: Any, live_server: Any, hub: Hub) -> None:
@@ -64,8 +57,8 @@ def test_the_operator_reads_the_peer_pages(axe_page: Any, live_server: Any, hub:
     page.goto(f"{live_server.url}/hub/federation/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Federation peers")
     expect(page.get_by_role("table")).to_contain_text("502: bad gateway")
-    _axe(page, "federation-peers")
+    assert_axe_clean(page, "federation-peers")
     page.get_by_role("link", name="Ohio").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Peer hub: Ohio")
     expect(page.get_by_role("table")).to_contain_text("Waiting to retry")
-    _axe(page, "federation-peer")
+    assert_axe_clean(page, "federation-peer")
