@@ -31,6 +31,10 @@ COMMONGUARD_STATE = env.str("COMMONGUARD_STATE", default="MI")
 # Where the shared public data lives (Census, KEV, ATT&CK...). Absent on a user's machine.
 COMMONGUARD_SHARED_DATA = Path(env.str("COMMONGUARD_SHARED_DATA", default=str(BASE_DIR.parent / "shared" / "data")))
 COMMONGUARD_HUB_ID = env.str("COMMONGUARD_HUB_ID", default=f"commonguard-{COMMONGUARD_STATE.lower()}")  # federation
+# Delivered federation outbox rows older than this are pruned by `federation_run` (ADR 30).
+COMMONGUARD_FEDERATION_OUTBOX_RETENTION_DAYS = env.float("COMMONGUARD_FEDERATION_OUTBOX_RETENTION_DAYS", default=30)
+# A TAXII POST of more objects than this runs on the worker; its status is `pending` until done (ADR 30).
+COMMONGUARD_TAXII_ASYNC_OBJECTS = env.int("COMMONGUARD_TAXII_ASYNC_OBJECTS", default=1000)
 COMMONGUARD_SITE_URL = env.str("COMMONGUARD_SITE_URL", default="http://127.0.0.1:8000")
 # CISA KEV catalogue import (ADR 16): an http(s) URL or a file path (relative: to the project
 # directory). Default: the shared data's copy when it is there; empty: the import does nothing.

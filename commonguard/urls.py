@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("commonguard.api.urls")),
     path("taxii2/", include("commonguard.interop.urls")),
     path("federation/", include("commonguard.federation.urls")),
+    path("hub/federation/", include("commonguard.federation.web_urls")),
     path("stix/", include("commonguard.interop.web_urls")),
     path("admin/", admin.site.urls),
     path("healthz", web_views.healthz, name="healthz"),

@@ -43,6 +43,7 @@ class Peer(models.Model):
     )
     cursor = models.BigIntegerField(default=0, help_text="The last change pulled from the peer (its `seq`).")
     last_pull_at = models.DateTimeField(null=True, blank=True)
+    last_pull_ok_at = models.DateTimeField(null=True, blank=True, help_text="The last pull that ended without error.")
     next_pull_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

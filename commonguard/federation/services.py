@@ -24,11 +24,12 @@ from django.utils import timezone
 
 from commonguard.accounts.models import hash_token_secret
 from commonguard.core.audit import audit_record
+from commonguard.core.outbox import Outbox
 from commonguard.core.tlp import STIX_TLP2_MARKING_IDS, TLP
 from commonguard.federation.models import AlertPeer, Change, Peer, Received, Tombstone
 from commonguard.federation.rules import hub_id, may_send, provenance
 from commonguard.interop.export import ANONYMOUS_IDENTITY_ID, _sid, alert_bundle, ts
-from commonguard.interop.stix import StixInputError, check_object, depth_ok, parse_timestamp
+from commonguard.interop.stix import BundleError, StixInputError, check_object, depth_ok, json_load, parse_timestamp
 from commonguard.orgs.models import Organization
 from commonguard.sharing.models import Alert
 
@@ -41,6 +42,7 @@ MAX_BACKOFF = 300.0
 MAX_PATH = 32
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)  # a busy hub answers slowly: better than a retry
 PAGE = 100
+MAX_ANSWER = 200 * 1024 * 1024  # a page of PAGE changes, each at most the inbox's 20 MB bundle
 
 
 class FederationError(Exception):
@@ -106,14 +108,86 @@ def peer_save(
     peer.save()
     if amber_organizations is not None:
         peer.amber_organizations.set(amber_organizations)
+    queued = backfill(peer) if created else 0
     audit_record(
         actor=actor,
         action="federation.peer_save",
         summary=f"{'Added' if created else 'Changed'} the federated peer {name} ({url})",
         target=peer,
-        data={"community": community, "enabled": enabled, "push": push, "pull": pull, "interval": pull_interval},
+        data={
+            "community": community,
+            "enabled": enabled,
+            "push": push,
+            "pull": pull,
+            "interval": pull_interval,
+            "backfilled": queued,
+        },
     )
     return peer, token
+
+
+def backfill(peer: Peer) -> int:
+    """Queue for `peer` the already-published alerts it may receive (`may_send`) and has no row
+    for yet, so a peer added later does not only see what is published after it. Idempotent: an
+    alert with any row for the peer (sent, pending, refused, a withdrawal) is left alone. Revoked
+    and expired alerts are not sent (the peer would only refuse an expired one). Rows are written
+    under the peer's row lock, oldest publication first; returns how many were queued."""
+    if not peer.enabled:
+        return 0
+    labels = [TLP.CLEAR, TLP.AMBER] + ([TLP.GREEN] if peer.community else [])
+    now = timezone.now()
+    candidates = (
+        Alert.objects.filter(status__in=[Alert.Status.PUBLISHED, Alert.Status.UPDATED], tlp__in=labels)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .filter(Q(source_key="") | Q(source_key__startswith="fed:"))
+        .exclude(alert_uuid_in_outbox(peer))
+        .order_by("published_at", "pk")
+    )
+    with transaction.atomic():
+        locked = Peer.objects.select_for_update().get(pk=peer.pk)
+        received = {r.alert_id: r for r in Received.objects.filter(alert__in=candidates)}
+        alerts = [a for a in candidates if may_send(a, locked, received.get(a.pk))]
+        status = Change.Status.PENDING if locked.push else Change.Status.SKIPPED
+        Change.objects.bulk_create(
+            [Change(peer=locked, alert=a, alert_uuid=a.uuid, status=status) for a in alerts], batch_size=500
+        )
+        if alerts and locked.push:
+            transaction.on_commit(lambda: _enqueue_push([locked.pk]))
+    if alerts:
+        audit_record(
+            actor=None,
+            action="federation.backfill",
+            summary=f"Queued {len(alerts)} published alert(s) for the peer {peer.name}",
+            target=peer,
+            data={"queued": len(alerts)},
+        )
+    return len(alerts)
+
+
+def alert_uuid_in_outbox(peer: Peer) -> Q:
+    return Q(uuid__in=Change.objects.filter(peer=peer).values("alert_uuid"))
+
+
+def outbox_prune(days: float | None = None, *, now: Any = None) -> int:
+    """Delete delivered outbox rows older than `days` (COMMONGUARD_FEDERATION_OUTBOX_RETENTION_DAYS,
+    30): rows `sent` by push, and rows `skipped` (pull-only peers) a newer row of the same alert
+    has superseded. Refused and waiting rows are kept (an operator reads them). The newest row of
+    each alert for each peer is always kept: it is the hub's memory that the peer had the alert,
+    which a later deletion or narrowed label needs to send its tombstone (ADR 30)."""
+    from django.conf import settings
+    from django.db.models import Exists, OuterRef
+
+    if days is None:
+        days = float(getattr(settings, "COMMONGUARD_FEDERATION_OUTBOX_RETENTION_DAYS", 30))
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    newer = Change.objects.filter(peer_id=OuterRef("peer_id"), alert_uuid=OuterRef("alert_uuid"), pk__gt=OuterRef("pk"))
+    old = Q(status=Change.Status.SENT, sent_at__lt=cutoff) | Q(status=Change.Status.SKIPPED, created_at__lt=cutoff)
+    ids = list(Change.objects.filter(old).filter(Exists(newer)).values_list("pk", flat=True)[:10000])
+    total = 0
+    while ids:
+        total += Change.objects.filter(pk__in=ids).delete()[0]
+        ids = list(Change.objects.filter(old).filter(Exists(newer)).values_list("pk", flat=True)[:10000])
+    return total
 
 
 def alert_peers_set(*, actor: Any, alert: Alert, peers: list[Peer], tlp: str | None = None) -> None:
@@ -514,18 +588,14 @@ def _headers(peer: Peer) -> dict[str, str]:
     return {"authorization": f"Bearer {peer.token}", "content-type": "application/json"}
 
 
+OUTBOX = Outbox(pending=Change.Status.PENDING, retry=Change.Status.RETRY, sending=Change.Status.SENDING)
+
+
 def _claim(peer: Peer, limit: int) -> list[Change]:
-    token = secrets.token_hex(16)
-    now = timezone.now()
-    due = (
-        Q(status=Change.Status.PENDING)
-        | Q(status=Change.Status.RETRY, next_attempt_at__lte=now)
-        | Q(status=Change.Status.SENDING, claimed_at__lt=now - LEASE)
-    )
-    ids = list(Change.objects.filter(due, peer=peer).order_by("pk").values_list("pk", flat=True)[:limit])
-    if not ids:
+    """The peer's due rows, claimed for this worker by the rule the deliveries use (`core.outbox`)."""
+    token = OUTBOX.claim(Change.objects.filter(peer=peer), limit=limit, lease=LEASE)
+    if token is None:
         return []
-    Change.objects.filter(due, pk__in=ids).update(status=Change.Status.SENDING, claim=token, claimed_at=now)
     return list(Change.objects.filter(claim=token).select_related("alert").order_by("pk"))
 
 
@@ -619,10 +689,12 @@ def pull(peer: Peer, client: httpx.Client | None = None, max_pages: int = 50) ->
     finally:
         if own:
             http.close()
+    now = timezone.now()
     Peer.objects.filter(pk=peer.pk).update(
-        last_pull_at=timezone.now(),
+        last_pull_at=now,
         next_pull_at=started + timedelta(seconds=peer.pull_interval),
         last_error=results["error"][:2000],
+        **({} if results["error"] else {"last_pull_ok_at": now}),
     )
     return results
 
@@ -639,9 +711,9 @@ def _fetch(http: httpx.Client, peer: Peer) -> dict[str, Any]:
     if answer.status_code != 200:
         raise FederationError(f"The peer answered {answer.status_code}: {answer.text[:300]}", 502)
     try:
-        page = answer.json()
-    except ValueError:
-        raise FederationError("The peer's answer is not JSON.", 502) from None
+        page = json_load(answer.content, what="The peer's answer", max_bytes=MAX_ANSWER)
+    except BundleError as exc:
+        raise FederationError(str(exc), 502) from None
     if (
         not isinstance(page, dict)
         or not isinstance(page.get("changes"), list)

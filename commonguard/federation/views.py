@@ -9,7 +9,6 @@ Any caller that is not a configured, enabled peer gets 401, whatever it asks.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.db import IntegrityError
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 from commonguard.core import context
 from commonguard.federation.rules import hub_id
 from commonguard.federation.services import FederationError, changes_page, peer_for_token, receive
+from commonguard.interop.stix import BundleError, bundle_load
 
 MAX_BODY = 20 * 1024 * 1024
 
@@ -59,9 +59,9 @@ def inbox(request: HttpRequest) -> JsonResponse:
     if int(request.headers.get("content-length") or 0) > MAX_BODY:
         return _error(413, "The bundle is too large.")
     try:
-        bundle = json.loads(request.body)
-    except ValueError:
-        return _error(400, "The body is not JSON.")
+        bundle = bundle_load(request.body, max_bytes=MAX_BODY)
+    except BundleError as exc:
+        return _error(exc.status, str(exc))
     token = context.bind(context.RequestContext(channel="federation"))
     try:
         outcome = receive(peer, bundle)

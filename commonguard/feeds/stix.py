@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from commonguard.core.tlp import TLP, most_restrictive
-from commonguard.feeds.sources import FeedError
-from commonguard.interop.stix import SCO_TYPES, StixInputError, depth_ok
+from commonguard.feeds.sources import FeedError, max_bytes
+from commonguard.interop.stix import SCO_TYPES, BundleError, StixInputError, bundle_load
 
 if TYPE_CHECKING:
     from commonguard.feeds.models import Feed
@@ -129,17 +129,12 @@ def indicator_rows(objects: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> 
 
 
 def read_bundle(raw: bytes, where: str) -> list[dict[str, Any]]:
-    """The objects of a STIX 2.0 or 2.1 bundle (a TAXII envelope is accepted too)."""
+    """The objects of a STIX 2.0 or 2.1 bundle (a TAXII envelope is accepted too), read by the
+    same `interop.stix.bundle_load` as uploads and TAXII POSTs (limit: COMMONGUARD_FEED_MAX_BYTES)."""
     try:
-        data = json.loads(raw)
-    except RecursionError:  # json.loads itself gives up on very deep nesting
-        raise FeedError(f"{where} is nested too deeply to be a STIX bundle; nothing was imported.") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FeedError(f"{where} is not JSON: {exc}; nothing was imported.") from exc
-    if not isinstance(data, dict) or not depth_ok(data):
-        raise FeedError(f"{where} is not a STIX bundle (a JSON object with `objects`); nothing was imported.")
-    if data.get("type", "bundle") != "bundle" or not isinstance(data.get("objects", []), list):
-        raise FeedError(f"{where} is not a STIX bundle (its type is {data.get('type')!r}); nothing was imported.")
+        data = bundle_load(raw, what=where, max_bytes=max_bytes(), envelope=True)
+    except BundleError as exc:
+        raise FeedError(f"{exc} Nothing was imported.") from None
     objects: list[dict[str, Any]] = data.get("objects") or []
     return objects
 

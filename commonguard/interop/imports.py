@@ -17,9 +17,7 @@ The same pieces as TAXII POSTs and STIX feeds, no second copy of any of them:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import re
 from typing import Any
 
 from django.conf import settings
@@ -31,13 +29,12 @@ from commonguard.accounts.viewer import viewer_for
 from commonguard.core.audit import audit_record
 from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP, parse_tlp
 from commonguard.interop.models import StixImport
-from commonguard.interop.stix import StixInputError, check_object, depth_ok, most_restrictive
+from commonguard.interop.stix import BundleError, StixInputError, bundle_load, check_object, most_restrictive
 from commonguard.orgs.models import Organization
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 500
-_BUNDLE_ID = re.compile(r"^bundle--[0-9a-fA-F-]{36}$")
 
 
 class ImportRefused(ValueError):
@@ -53,26 +50,11 @@ def max_bytes() -> int:
 
 
 def bundle_read(raw: bytes) -> dict[str, Any]:
-    """The bundle as a dict, or ImportRefused saying what is wrong with it."""
-    if len(raw) > max_bytes():
-        raise ImportRefused(f"The bundle is over {max_bytes() // (1024 * 1024)} MB.", 413)
+    """The bundle as a dict, or ImportRefused saying what is wrong with it (`stix.bundle_load`)."""
     try:
-        data = json.loads(raw)
-    except RecursionError:
-        raise ImportRefused("The bundle is nested too deeply.") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ImportRefused(f"The file is not valid JSON ({exc}).") from None
-    if not depth_ok(data):
-        raise ImportRefused("The bundle is nested too deeply.")
-    if not isinstance(data, dict) or data.get("type") != "bundle":
-        found = data.get("type") if isinstance(data, dict) else type(data).__name__
-        raise ImportRefused(f"Not a STIX bundle: its `type` is {found!r}, not 'bundle'.")
-    if not isinstance(data.get("objects", []), list):
-        raise ImportRefused("A STIX bundle's `objects` is a list.")
-    bundle_id = data.get("id")
-    if bundle_id is not None and (not isinstance(bundle_id, str) or not _BUNDLE_ID.match(bundle_id)):
-        raise ImportRefused(f"The bundle's `id` must be bundle--<uuid>, not {bundle_id!r}.")
-    return data
+        return bundle_load(raw, max_bytes=max_bytes())
+    except BundleError as exc:
+        raise ImportRefused(str(exc), exc.status) from None
 
 
 def bundle_key(data: dict[str, Any], raw: bytes) -> str:

@@ -112,6 +112,15 @@ class TaxiiStatus(models.Model):
     success_count = models.PositiveIntegerField(default=0)
     failure_count = models.PositiveIntegerField(default=0)
     successes = models.JSONField(default=list)
+    # Large POSTs run on the worker (ADR 30): `pending` (or `running`) until `complete`; the
+    # objects wait in `raw` and are dropped when the job ends; a refused bundle lists `failures`.
+    state = models.CharField(
+        max_length=8,
+        choices=[("pending", "Pending"), ("running", "Running"), ("complete", "Complete")],
+        default="complete",
+    )
+    raw = models.BinaryField(default=b"")
+    failures = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

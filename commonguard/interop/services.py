@@ -3,10 +3,12 @@ strictly increasing per collection (docs/adr/0020-stix-storage-and-taxii-paging.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
@@ -260,8 +262,6 @@ def objects_delete(collection: Collection, stix_id: str, versions: list[datetime
 def status_retention() -> timedelta:
     """How long a POST's status resource is kept (TAXII 2.1 §4.3.1 leaves it to the server):
     `COMMONGUARD_TAXII_STATUS_RETENTION_HOURS`, 72 hours unless set. Afterwards it is a 404."""
-    from django.conf import settings
-
     return timedelta(hours=int(getattr(settings, "COMMONGUARD_TAXII_STATUS_RETENTION_HOURS", 72)))
 
 
@@ -274,35 +274,95 @@ def taxii_statuses_purge() -> int:
     return deleted
 
 
+def taxii_async_threshold() -> int:
+    return int(getattr(settings, "COMMONGUARD_TAXII_ASYNC_OBJECTS", 1000))
+
+
 def taxii_objects_add(*, actor: Any, collection: Collection, objects: list[Any]) -> TaxiiStatus:
-    """A TAXII POST: the write rule, the objects (all or none), the status resource, the audit row."""
+    """A TAXII POST: the write rule, the objects (all or none), the status resource, the audit row.
+    More than COMMONGUARD_TAXII_ASYNC_OBJECTS objects: the status is `pending` and the worker adds
+    them (`taxii_objects_run`, the bulk queue of STIX imports); fewer: done now, `complete`."""
     from commonguard.interop.querysets import writable_by
 
     if not writable_by(collection, actor):
         raise PermissionDenied("You cannot add objects to this collection.")
     requested = timezone.now()
     taxii_statuses_purge()
+    if len(objects) > taxii_async_threshold():
+        from commonguard.interop.tasks import taxii_add_task
+
+        with transaction.atomic():
+            status = TaxiiStatus.objects.create(
+                collection=collection,
+                user=actor,
+                request_timestamp=requested,
+                total_count=len(objects),
+                state="pending",
+                raw=json.dumps(objects, separators=(",", ":")).encode(),
+            )
+            status_id = status.pk
+            transaction.on_commit(lambda: taxii_add_task.enqueue(status_id))
+        return status
     with transaction.atomic():
-        refuse_foreign_ids(collection, objects, actor)
-        result = objects_add(collection, objects, actor=actor)
-        successes = [{"id": stix_id, "version": taxii_timestamp(version)} for stix_id, version in result.all]
-        status = TaxiiStatus.objects.create(
-            collection=collection,
-            user=actor,
-            request_timestamp=requested,
-            total_count=len(objects),
-            success_count=len(successes),
-            successes=successes,
-        )
-        audit_record(
-            actor=actor,
-            action="stix.add",
-            summary=f"{actor.email} added {len(result.added)} STIX objects to “{collection.title}”",
-            organization=collection.organization,
-            target=collection,
-            data={"added": len(result.added), "unchanged": len(result.unchanged), "status": str(status.uuid)},
-        )
+        status = TaxiiStatus(collection=collection, user=actor, request_timestamp=requested, total_count=len(objects))
+        _taxii_write(status, objects)
     return status
+
+
+def _taxii_write(status: TaxiiStatus, objects: list[Any]) -> None:
+    """Add the objects of one POST (in the caller's transaction) and complete its status."""
+    actor, collection = status.user, status.collection
+    refuse_foreign_ids(collection, objects, actor)
+    result = objects_add(collection, objects, actor=actor)
+    status.successes = [{"id": stix_id, "version": taxii_timestamp(version)} for stix_id, version in result.all]
+    status.success_count, status.state, status.raw = len(status.successes), "complete", b""
+    status.save()
+    audit_record(
+        actor=actor,
+        action="stix.add",
+        summary=f"{actor.email} added {len(result.added)} STIX objects to “{collection.title}”",
+        organization=collection.organization,
+        target=collection,
+        data={"added": len(result.added), "unchanged": len(result.unchanged), "status": str(status.uuid)},
+    )
+
+
+def taxii_objects_run(status_id: int) -> TaxiiStatus | None:
+    """The worker's half of a large POST: claimed once (pending → running), all or nothing as a
+    small POST; a refused bundle completes the status with every object failed and the reason."""
+    from commonguard.interop.querysets import writable_by
+
+    if not TaxiiStatus.objects.filter(pk=status_id, state="pending").update(state="running"):
+        return TaxiiStatus.objects.filter(pk=status_id).first()  # run already, or purged
+    status = TaxiiStatus.objects.select_related("collection__organization", "user").get(pk=status_id)
+    objects = json.loads(bytes(status.raw))
+    try:
+        if not writable_by(status.collection, status.user):
+            raise StixInputError("You can no longer add objects to this collection.")
+        with transaction.atomic():
+            _taxii_write(status, objects)
+    except StixInputError as exc:
+        where = f" (object {exc.object_id})" if exc.object_id else ""
+        message = f"The bundle was refused; nothing was stored: {exc}{where}"[:500]
+        status.failures = [_failure(obj, message) for obj in objects]
+        status.failure_count, status.state, status.raw = len(objects), "complete", b""
+        status.save(update_fields=["failures", "failure_count", "state", "raw"])
+    except BaseException:
+        failed = [_failure(obj, "Internal error; nothing was stored.") for obj in objects]
+        TaxiiStatus.objects.filter(pk=status_id).update(
+            state="complete", raw=b"", failures=failed, failure_count=len(objects)
+        )
+        raise
+    return status
+
+
+def _failure(obj: Any, message: str) -> dict[str, Any]:
+    found = obj if isinstance(obj, dict) else {}
+    detail: dict[str, Any] = {"id": str(found.get("id", "")), "message": message}
+    version = found.get("modified") or found.get("created")
+    if isinstance(version, str):
+        detail["version"] = version
+    return detail
 
 
 def refuse_foreign_ids(collection: Collection, objects: list[Any], actor: Any) -> None:

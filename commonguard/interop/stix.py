@@ -147,6 +147,57 @@ def label_of(obj: dict[str, Any], markings: dict[str, TLP | None], default: TLP)
     return most_restrictive(labels) or default
 
 
+_BUNDLE_ID = re.compile(r"^bundle--[0-9a-fA-F-]{36}$")
+
+
+class BundleError(ValueError):
+    """Bytes that are not a STIX bundle the hub takes, said plainly. `status`: the HTTP status to
+    answer with (413 too large, else 400); `reason`: size, json, depth, type, objects or id, for
+    callers that word one case their own way (TAXII asks for an envelope)."""
+
+    def __init__(self, message: str, status: int = 400, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+def json_load(raw: bytes | str, *, what: str = "The bundle", max_bytes: int | None = None) -> Any:
+    """Parse JSON from outside (an upload, a feed, a TAXII POST, a peer hub) with the same limits
+    and errors everywhere: over `max_bytes` (413), not JSON, nested deeper than MAX_DEPTH (json.loads
+    itself gives up with a RecursionError on very deep nesting; a 500 otherwise)."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        size = f"{max_bytes // (1024 * 1024)} MB" if max_bytes >= 1024 * 1024 else f"{max_bytes:,} bytes"
+        raise BundleError(f"{what} is over {size}.", 413, "size")
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise BundleError(f"{what} is nested too deeply.", 400, "depth") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BundleError(f"{what} is not valid JSON ({exc}).", 400, "json") from None
+    if not depth_ok(data):
+        raise BundleError(f"{what} is nested too deeply.", 400, "depth")
+    return data
+
+
+def bundle_load(
+    raw: bytes | str, *, what: str = "The bundle", max_bytes: int | None = None, envelope: bool = False
+) -> dict[str, Any]:
+    """Bytes → a STIX 2.0/2.1 bundle as a dict, checked for what is cheap (size, JSON, nesting,
+    `type`, `objects` a list, a well-formed `id`); BundleError otherwise. With `envelope`, a TAXII
+    envelope (`{"objects": [...]}`, no `type`) is taken too. The objects themselves are checked
+    later (`check_object`). One reader for uploads, feeds, TAXII POSTs and peer hubs."""
+    data = json_load(raw, what=what, max_bytes=max_bytes)
+    found = data.get("type", "bundle" if envelope else None) if isinstance(data, dict) else type(data).__name__
+    if not isinstance(data, dict) or found != "bundle":
+        raise BundleError(f"{what} is not a STIX bundle: its `type` is {found!r}, not 'bundle'.", 400, "type")
+    if not isinstance(data.get("objects", []), list):
+        raise BundleError(f"{what} is not a STIX bundle: its `objects` must be a list.", 400, "objects")
+    bundle_id = data.get("id")
+    if bundle_id is not None and (not isinstance(bundle_id, str) or not _BUNDLE_ID.match(bundle_id)):
+        raise BundleError(f"{what} has an `id` that is not bundle--<uuid>: {bundle_id!r}.", 400, "id")
+    return data
+
+
 def depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:

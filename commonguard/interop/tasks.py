@@ -22,3 +22,19 @@ def stix_import_task(job_id: int) -> dict[str, Any]:
     finally:
         context.reset(token)
     return {"job": str(job.uuid), "state": job.state, "error": job.error}
+
+
+@task(queue_name="bulk", priority=-90)
+def taxii_add_task(status_id: int) -> dict[str, Any]:
+    """A TAXII POST of more than COMMONGUARD_TAXII_ASYNC_OBJECTS objects (ADR 30)."""
+    from commonguard.core import context
+    from commonguard.interop.services import taxii_objects_run
+
+    token = context.bind(context.RequestContext(channel="worker"))
+    try:
+        status = taxii_objects_run(status_id)
+    finally:
+        context.reset(token)
+    if status is None:
+        return {"status": status_id, "error": "purged"}
+    return {"status": str(status.uuid), "success": status.success_count, "failure": status.failure_count}

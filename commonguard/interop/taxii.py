@@ -36,13 +36,15 @@ from commonguard.accounts.viewer import viewer_for
 from commonguard.interop import services
 from commonguard.interop.models import Collection, StixObject, TaxiiStatus
 from commonguard.interop.querysets import writable_by
-from commonguard.interop.stix import StixInputError, depth_ok, parse_timestamp, taxii_timestamp
+from commonguard.interop.stix import BundleError, StixInputError, bundle_load, parse_timestamp, taxii_timestamp
 
 log = logging.getLogger(__name__)
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 STIX_MEDIA = "application/stix+json;version=2.1"
 API_ROOT_PATH = "/taxii2/api/"
 _NEXT_SALT = "commonguard.interop.taxii.next"
+
+ENVELOPE_PLEASE = 'Send a TAXII envelope {"objects": [...]} (or a STIX bundle), not a single object.'
 
 
 def max_content_length() -> int:
@@ -351,24 +353,27 @@ def api_root(request: HttpRequest, user: Any) -> HttpResponse:
 
 @taxii_view("GET")
 def status(request: HttpRequest, user: Any, status_id: str) -> HttpResponse:
-    found = services.taxii_statuses_live().filter(uuid=status_id, user=user).first()
+    found = services.taxii_statuses_live().defer("raw").filter(uuid=status_id, user=user).first()
     if found is None:
         raise TaxiiError(404, NOT_FOUND)
     return _json(status_resource(found))
 
 
 def status_resource(found: TaxiiStatus) -> dict[str, Any]:
+    done = found.state == "complete"
     resource: dict[str, Any] = {
         "id": str(found.uuid),
-        "status": "complete",
+        "status": "complete" if done else "pending",
         "request_timestamp": taxii_timestamp(found.request_timestamp),
         "total_count": found.total_count,
         "success_count": found.success_count,
         "failure_count": found.failure_count,
-        "pending_count": 0,
+        "pending_count": 0 if done else found.total_count - found.success_count - found.failure_count,
     }
     if found.successes:
         resource["successes"] = found.successes
+    if found.failures:
+        resource["failures"] = found.failures
     return resource
 
 
@@ -438,17 +443,13 @@ def _objects_post(request: HttpRequest, user: Any, found: Collection) -> HttpRes
     if len(body) > limit:
         raise TaxiiError(413, "The body is larger than max_content_length.", f"At most {limit} bytes.")
     try:
-        envelope = json.loads(body)
-    except RecursionError:
-        raise TaxiiError(400, "The body is nested too deeply.") from None
-    except (UnicodeDecodeError, ValueError):
-        raise TaxiiError(400, "The body is not valid JSON.") from None
-    if not depth_ok(envelope):
-        raise TaxiiError(400, "The body is nested too deeply.")
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
-        raise TaxiiError(400, 'Send a TAXII envelope: {"objects": [...]}.')
-    if envelope.get("type") not in (None, "bundle"):
-        raise TaxiiError(400, "Send a TAXII envelope (or a STIX bundle), not a single object.")
+        envelope = bundle_load(body, what="The body", max_bytes=limit, envelope=True)
+    except BundleError as exc:
+        if exc.reason in ("type", "objects"):
+            raise TaxiiError(400, ENVELOPE_PLEASE) from None
+        raise TaxiiError(exc.status, str(exc)) from None
+    if not isinstance(envelope.get("objects"), list):
+        raise TaxiiError(400, ENVELOPE_PLEASE)
     try:
         result = services.taxii_objects_add(actor=user, collection=found, objects=envelope["objects"])
     except StixInputError as exc:

@@ -44,6 +44,7 @@ from commonguard.sharing.serializers import (
 from commonguard.web.http import acting_user
 
 EDIT_DENIED = "Only the author or an admin of the author's organisation can change this alert."
+DELETE_DENIED = "Only the author or an admin of the author's organisation can delete this alert."
 
 
 def _query(serializer_class: Any, request: Request) -> dict[str, Any]:
@@ -222,6 +223,32 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         else:
             alert = services.alert_update(actor=user, alert=alert, data=alert_input)
         return self._answer(alert)
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("reason", str, description="Why (optional): kept in the audit trail.")],
+        responses={204: OpenApiResponse(description="Deleted.")},
+        description=(
+            "Delete an alert: it is gone from this hub (page, API, TAXII, MISP feed answer as for an alert "
+            "that never existed) and a tombstone goes to every peer hub that was sent it. Copies delivered by "
+            "e-mail, webhook or TAXII cannot be recalled: to correct a published alert, revoke it. Only the "
+            "author, or an admin of the author's organisation, may delete (403 for others who can read it); "
+            "an alert received from a peer hub is deleted by its origin only."
+        ),
+    )
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from commonguard.federation.selectors import is_received
+        from commonguard.federation.services import alert_delete
+
+        alert = self.get_object()
+        user = acting_user(request)
+        if not services.can_edit_alert(user, alert) or is_received(alert):
+            raise PermissionDenied(DELETE_DENIED)
+        reason = str(request.query_params.get("reason", ""))
+        if len(reason) > 500:
+            raise ValidationError({"reason": "At most 500 characters."})
+        alert_delete(actor=user, alert=alert, reason=reason)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         request=None,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import html
 import threading
-import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -38,6 +37,7 @@ from django_tasks import task
 
 from commonguard.accounts.models import Membership, User
 from commonguard.accounts.viewer import Viewer
+from commonguard.core.outbox import Outbox
 from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP
 from commonguard.sharing.indicators import defang
 from commonguard.sharing.models import Alert, AlertPreference, Delivery, LiveEvent, Webhook
@@ -253,47 +253,29 @@ def enqueue_fanout(alert_id: int, version: int, queue: str) -> None:
 # --- The workers -----------------------------------------------------------------------------
 
 
+OUTBOX = Outbox(pending=Delivery.Status.PENDING, retry=Delivery.Status.FAILED, sending=Delivery.Status.SENDING)
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.COMMONGUARD_DELIVERY_LEASE_SECONDS)
+
+
 def _due(now: Any) -> Q:
-    lease = timedelta(seconds=settings.COMMONGUARD_DELIVERY_LEASE_SECONDS)
-    return (
-        Q(status=Delivery.Status.PENDING)
-        | Q(status=Delivery.Status.FAILED, next_attempt_at__lte=now)
-        | Q(status=Delivery.Status.SENDING, claimed_at__lte=now - lease)
-    )
+    return OUTBOX.due(now, _lease())
 
 
 def claim(
     alert_id: int, version: int, channel: str, limit: int = BATCH, *, holding: Iterable[Delivery] = ()
 ) -> list[Delivery]:
-    """Take up to `limit` due rows for this worker: a conditional UPDATE, so a row another worker
-    took in between is not taken again. `holding`: rows this worker is still sending (never due
-    again to itself, however short the lease)."""
-    token = uuid.uuid4().hex
+    """Take up to `limit` due rows for this worker (`core.outbox`: a conditional UPDATE, so a row
+    another worker took in between is not taken again). `holding`: rows this worker is still
+    sending (never due again to itself, however short the lease)."""
     fanout = Delivery.objects.filter(alert_id=alert_id, version=version, channel=channel).exclude(
         pk__in=[row.pk for row in holding]
     )
-    while True:
-        now = timezone.now()
-        # Pending rows first, in order, along the `delivery_due` index; retries and expired claims
-        # (few) only when the pending ones run short.
-        candidates = list(
-            fanout.filter(status=Delivery.Status.PENDING).order_by("pk").values_list("pk", flat=True)[:limit]
-        )
-        if len(candidates) < limit:
-            candidates += (
-                fanout.filter(_due(now))
-                .exclude(status=Delivery.Status.PENDING)
-                .order_by("pk")
-                .values_list("pk", flat=True)[: limit - len(candidates)]
-            )
-        if not candidates:
-            return []
-        taken = Delivery.objects.filter(_due(now), pk__in=candidates).update(
-            status=Delivery.Status.SENDING, claim=token, claimed_at=now
-        )
-        if taken:
-            break
-        # Another worker claimed every one of these between the two statements: more may be due.
+    token = OUTBOX.claim(fanout, limit=limit, lease=_lease())
+    if token is None:
+        return []
     claimed = Delivery.objects.filter(claim=token)
     if channel == Delivery.Channel.EMAIL:
         claimed = claimed.select_related("recipient")

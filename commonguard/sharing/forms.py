@@ -367,6 +367,16 @@ class RevokeForm(Form):
     )
 
 
+class DeleteForm(Form):
+    reason = forms.CharField(
+        label="Why is it deleted? (optional)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept in the audit trail and with the tombstone on this hub; recipients do not see it.",
+    )
+
+
 class PreviewForm(Form):
     summary = forms.CharField(required=False, strip=False, max_length=MAX_MARKDOWN)
     recommended_actions = forms.CharField(required=False, strip=False, max_length=MAX_MARKDOWN)

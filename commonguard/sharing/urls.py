@@ -22,6 +22,7 @@ urlpatterns = [
     path("<uuid:uuid>/edit/", views.alert_edit, name="edit"),
     path("<uuid:uuid>/publish/", views.alert_publish, name="publish"),
     path("<uuid:uuid>/revoke/", views.alert_revoke, name="revoke"),
+    path("<uuid:uuid>/delete/", views.alert_delete, name="delete"),
     path("<uuid:uuid>/receipts/", views.alert_receipts, name="receipts"),
     path("<uuid:uuid>/acknowledge/", views.alert_acknowledge_view, name="acknowledge"),
     path("<uuid:uuid>/sightings/", views.alert_sighting_view, name="sighting"),

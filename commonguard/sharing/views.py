@@ -15,7 +15,7 @@ from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from commonguard.accounts.viewer import viewer_for
 from commonguard.core.text import render_markdown
@@ -28,6 +28,7 @@ from commonguard.sharing.forms import (
     AcknowledgeForm,
     AlertFilterForm,
     AlertForm,
+    DeleteForm,
     PreviewForm,
     RevokeForm,
     SightingForm,
@@ -125,6 +126,7 @@ def _render_detail(
         "indicators_total": indicators_total,
         "techniques": [(t, _attack_url(t)) for t in alert.attack_techniques],
         "can_edit": can_edit,
+        "can_delete": can_edit and not _is_received(alert),
         "audience": _audience(alert) if can_edit else [],
         "revoke_form": (revoke_form or RevokeForm()) if can_revoke else None,
         "receipts": delivery_receipts(alert) if can_edit else [],
@@ -141,6 +143,12 @@ def alert_receipts(request: AuthedRequest, uuid: UUID) -> HttpResponse:
     if not services.can_edit_alert(request.user, alert):
         raise Http404
     return render(request, "sharing/partials/receipts.html", {"alert": alert, "receipts": delivery_receipts(alert)})
+
+
+def _is_received(alert: Alert) -> bool:
+    from commonguard.federation.selectors import is_received
+
+    return is_received(alert)
 
 
 def _attack_url(technique: str) -> str:
@@ -361,6 +369,33 @@ def alert_revoke(request: AuthedRequest, uuid: UUID) -> HttpResponse:
         messages.error(request, "Not revoked: " + form_errors_text(form))
         return redirect("sharing:alert", uuid=uuid)
     return _render_detail(request, alert, form, status=400)
+
+
+@vetted_required
+@require_http_methods(["GET", "POST"])
+def alert_delete(request: AuthedRequest, uuid: UUID) -> HttpResponse:
+    """Confirm, then delete an alert (its author or an admin of its organisation, as for editing
+    and revoking): gone here, a tombstone to every peer hub that was sent it (ADR 22, 30)."""
+    from commonguard.federation import selectors as federation
+    from commonguard.federation.services import alert_delete as delete_alert
+
+    alert = _alert_get(request, uuid)
+    if not services.can_edit_alert(request.user, alert) or federation.is_received(alert):
+        raise PermissionDenied("Only the author or an admin of the author's organisation can delete this alert.")
+    form = DeleteForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        title = alert.title
+        delete_alert(actor=request.user, alert=alert, reason=form.cleaned_data["reason"])
+        messages.success(request, f"The alert “{title}” is deleted.")
+        return redirect("sharing:feed")
+    context = {
+        "alert": alert,
+        "form": form,
+        "tlp_label": TLP(alert.tlp).label,
+        "peers": federation.peers_told(alert),
+        "was_published": alert.status != Alert.Status.DRAFT,
+    }
+    return render(request, "sharing/alert_delete.html", context, status=400 if form.errors else 200)
 
 
 def _messages(exc: ValidationError | PermissionDenied) -> list[str]:

@@ -256,3 +256,11 @@ def describe_violations(name: str, url: str, violations: list[dict[str, Any]]) -
             if node.get("failureSummary"):
                 lines.extend(f"      {row}" for row in node["failureSummary"].splitlines())
     return "\n".join(lines)
+
+
+def assert_axe_clean(page: Any, name: str) -> None:
+    """Run axe-core on the page, keep a screenshot, and fail the test listing any violation."""
+    violations = axe_violations(page)
+    screenshot(page, name)
+    if violations:
+        pytest.fail(describe_violations(name, page.url, violations), pytrace=False)

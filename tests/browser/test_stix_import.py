@@ -11,17 +11,10 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Hub, axe_violations, describe_violations, screenshot, sign_in_by_cookie
+from tests.browser.conftest import Hub, assert_axe_clean, sign_in_by_cookie
 from tests.test_stix_feeds import bundle_21
 
 pytestmark = pytest.mark.browser
-
-
-def _axe(page: Any, name: str) -> None:
-    violations = axe_violations(page)
-    screenshot(page, name)
-    if violations:
-        pytest.fail(describe_violations(name, page.url, violations), pytrace=False)
 
 
 def test_upload_progress_and_search(axe_page: Any, live_server: Any, hub: Hub, tmp_path: Path) -> None:
@@ -31,7 +24,7 @@ def test_upload_progress_and_search(axe_page: Any, live_server: Any, hub: Hub, t
     expect(page.get_by_role("heading", level=1)).to_have_text("Import a STIX bundle")
     page.get_by_role("button", name="Import").click()  # no file: the form says so
     expect(page.locator(".usa-error-message").first).to_be_visible()
-    _axe(page, "stix-import-errors")
+    assert_axe_clean(page, "stix-import-errors")
 
     path = tmp_path / "report.json"
     path.write_text(json.dumps(bundle_21()))
@@ -44,10 +37,10 @@ def test_upload_progress_and_search(axe_page: Any, live_server: Any, hub: Hub, t
     expect(page.get_by_role("status")).to_contain_text("Complete", timeout=10_000)
     expect(page.get_by_role("status")).to_contain_text("12 objects: 12 stored")
     expect(page.get_by_role("link", name="Imported: STIX bundle report.json")).to_be_visible()
-    _axe(page, "stix-import-complete")
+    assert_axe_clean(page, "stix-import-complete")
 
     page.goto(live_server.url + "/stix/intelligence/")
     page.get_by_label("Name, alias or external id (such as T1566)").fill("T1566")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("table")).to_contain_text("Phishing")
-    _axe(page, "stix-intelligence")
+    assert_axe_clean(page, "stix-intelligence")

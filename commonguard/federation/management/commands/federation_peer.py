@@ -1,5 +1,7 @@
 """Configure a peer hub: `federation_peer add NAME --url URL [--token T] [--community] ...`,
-`federation_peer list`. One secret per link: the same token is configured on both hubs."""
+`federation_peer list`, `federation_peer backfill NAME` (queue the already-published alerts the peer
+may receive; a new peer gets them when added). One secret per link: the same token is configured on
+both hubs."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from commonguard.federation.models import Peer
-from commonguard.federation.services import peer_save
+from commonguard.federation.services import backfill, peer_save
 from commonguard.orgs.models import Organization
 
 
@@ -17,7 +19,7 @@ class Command(BaseCommand):
     help = "Add, change or list the peer hubs this hub federates with."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["add", "list"])
+        parser.add_argument("action", choices=["add", "list", "backfill"])
         parser.add_argument("name", nargs="?")
         parser.add_argument("--url", help="The peer hub's base URL.")
         parser.add_argument("--token", default="", help="The link's secret (default for a new peer: a fresh one).")
@@ -37,6 +39,12 @@ class Command(BaseCommand):
                     f"{peer.pk}\t{peer.name}\t{peer.url}\thub={peer.hub_id or '?'}\tcommunity={peer.community}\t"
                     f"enabled={peer.enabled}\tcursor={peer.cursor}\t{peer.last_error[:80]}"
                 )
+            return
+        if options["action"] == "backfill":
+            found = Peer.objects.filter(name=options["name"] or "").first()
+            if found is None:
+                raise CommandError("backfill needs the NAME of a configured peer.")
+            self.stdout.write(f"queued {backfill(found)} alert(s) for {found.name}")
             return
         if not options["name"] or not options["url"]:
             raise CommandError("add needs NAME and --url.")
@@ -60,6 +68,6 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
-        self.stdout.write(f"peer {peer.pk} {peer.name}")
+        self.stdout.write(f"peer {peer.pk} {peer.name} ({peer.changes.count()} change(s) queued)")
         if token and not options["token"]:
             self.stdout.write(f"token (configure the same on {peer.name}): {token}")

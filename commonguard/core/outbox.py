@@ -1,0 +1,58 @@
+"""Claiming due rows of an outbox (ADR 6, 22, 30): the one rule the e-mail/app/webhook deliveries
+(`sharing.Delivery`) and the federation outbox (`federation.Change`) share.
+
+A row is *due* when it is pending, when its retry time has come, or when the worker that claimed
+it has held it longer than the lease (it died). A worker takes a batch with a conditional UPDATE
+(status `sending`, a fresh claim token, the time), so two workers never take the same row, on
+SQLite or PostgreSQL; if another worker took every row it picked between the SELECT and the
+UPDATE, it picks again instead of stopping with work left. Pending rows come first, in id order;
+retries and expired claims (few) only fill what is left of the batch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """The statuses of one outbox table: `pending` (new), `retry` (failed, due again at
+    `next_attempt_at`), `sending` (claimed at `claimed_at` with `claim`). The model has the fields
+    status, next_attempt_at, claim (32 characters) and claimed_at."""
+
+    pending: str
+    retry: str
+    sending: str
+
+    def due(self, now: datetime, lease: timedelta) -> Q:
+        return (
+            Q(status=self.pending)
+            | Q(status=self.retry, next_attempt_at__lte=now)
+            | Q(status=self.sending, claimed_at__lte=now - lease)
+        )
+
+    def claim(self, scope: QuerySet[Any], *, limit: int, lease: timedelta) -> str | None:
+        """Claim up to `limit` due rows of `scope` for this worker; the claim token (read the rows
+        with `.filter(claim=token)`), or None when nothing is due."""
+        token = uuid.uuid4().hex
+        model = scope.model
+        while True:
+            now = timezone.now()
+            due = self.due(now, lease)
+            candidates = list(scope.filter(status=self.pending).order_by("pk").values_list("pk", flat=True)[:limit])
+            if len(candidates) < limit:
+                rest = scope.filter(due).exclude(status=self.pending).order_by("pk")
+                candidates += rest.values_list("pk", flat=True)[: limit - len(candidates)]
+            if not candidates:
+                return None
+            if model._default_manager.filter(due, pk__in=candidates).update(
+                status=self.sending, claim=token, claimed_at=now
+            ):
+                return token
+            # Another worker claimed every one of these between the two statements: more may be due.
