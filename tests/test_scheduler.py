@@ -54,3 +54,11 @@ def test_jobs_repeat_until_stopped() -> None:
 def test_unknown_names_are_a_clear_error() -> None:
     with pytest.raises(CommandError, match="Not in the timetable: bogus"):
         call_command("scheduler", "--only", "bogus")
+
+
+def test_two_jobs_of_one_command_are_told_apart_by_name() -> None:
+    labels = [job.label for job in SCHEDULE]
+    assert len(labels) == len(set(labels))
+    out = io.StringIO()
+    call_command("scheduler", "--once", "--only", "federation_prune", stdout=out)
+    assert '[federation_prune] {"pruned": 0}' in out.getvalue()

@@ -15,6 +15,12 @@ class Job:
     args: tuple[str, ...]
     every: float
     what: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """The job's name in the log and for `scheduler --only` (the command's unless two jobs share it)."""
+        return self.name or self.command
 
 
 SCHEDULE: tuple[Job, ...] = (
@@ -23,7 +29,8 @@ SCHEDULE: tuple[Job, ...] = (
     Job("feed_pull", ("--due", "--queue"), 60, "queues the pulls of feeds whose interval has passed"),
     Job("obligations_tick", (), 60, "reporting reminders at half-time and two hours before; OVERDUE after"),
     Job("event_reminders", (), 900, "e-mails event reminders the day before"),
-    Job("federation_run", (), 2, "pulls due peer hubs, pushes what is pending"),
+    Job("federation_run", ("--prune-every", "0"), 2, "pulls due peer hubs, pushes what is pending"),
+    Job("federation_run", ("--prune-only",), 3600, "prunes delivered federation outbox rows", "federation_prune"),
     Job("mutualaid_reminders", (), 86400, "credential expiry reminders (30 days ahead) and lapses"),
     Job("mutualaid_notices", (), 60, "mutual-aid e-mails (offers, accept/decline links) a stopped worker left"),
 )

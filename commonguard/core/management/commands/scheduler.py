@@ -72,20 +72,20 @@ def run_schedule(jobs: Iterable[Job], stop: threading.Event, out: _Out, *, once:
     failures: dict[str, int] = {}
 
     def loop(job: Job) -> None:
-        writer = _Prefixed(out, job.command, lock)
-        failures[job.command] = 0
+        writer = _Prefixed(out, job.label, lock)
+        failures[job.label] = 0
         try:
             while not stop.is_set():
                 started = time.monotonic()
                 if not run_job_once(job, writer):
-                    failures[job.command] += 1
+                    failures[job.label] += 1
                 if once:
                     return
                 stop.wait(max(0.0, job.every - (time.monotonic() - started)))
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=loop, args=(job,), name=f"scheduler-{job.command}") for job in jobs]
+    threads = [threading.Thread(target=loop, args=(job,), name=f"scheduler-{job.label}") for job in jobs]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -105,14 +105,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         jobs = list(SCHEDULE)
         if options["only"]:
-            unknown = sorted(set(options["only"]) - {job.command for job in jobs})
+            unknown = sorted(set(options["only"]) - {job.label for job in jobs})
             if unknown:
                 raise CommandError(f"Not in the timetable: {', '.join(unknown)}. See `scheduler --list`.")
-            jobs = [job for job in jobs if job.command in options["only"]]
+            jobs = [job for job in jobs if job.label in options["only"]]
         if options["list"]:
             for job in jobs:
                 command = " ".join((job.command, *job.args))
-                self.stdout.write(f"every {job.every:>8g} s  {command:<28} {job.what}")
+                self.stdout.write(f"every {job.every:>8g} s  {command:<34} {job.what}")
             return
         stop = threading.Event()
         previous = {}

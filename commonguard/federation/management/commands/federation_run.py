@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--every", type=float, default=0, help="Repeat every N seconds (0: once).")
         parser.add_argument("--no-push", action="store_true")
         parser.add_argument("--no-pull", action="store_true")
-        parser.add_argument("--prune-every", type=float, default=3600, help="Seconds between outbox prunes (3600).")
+        parser.add_argument(
+            "--prune-every", type=float, default=3600, help="Seconds between outbox prunes (3600; 0: never)."
+        )
         parser.add_argument("--prune-only", action="store_true", help="Prune delivered outbox rows once and stop.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -34,7 +36,7 @@ class Command(BaseCommand):
                 return
             pruned_at = float("-inf")
             while True:
-                if time.monotonic() - pruned_at >= options["prune_every"]:
+                if options["prune_every"] and time.monotonic() - pruned_at >= options["prune_every"]:
                     pruned = outbox_prune()
                     pruned_at = time.monotonic()
                     if pruned:
