@@ -53,7 +53,10 @@ FEDERATION=$!
 # Mutual aid: credential expiry reminders (30 days ahead) and lapses, daily.
 $PY manage.py mutualaid_reminders --every 86400 >var/mutualaid-reminders.log 2>&1 &
 CREDENTIALS=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS $REMINDERS $FEDERATION $CREDENTIALS 2>/dev/null || true' EXIT INT TERM
+# Relationship survey: sends queued invitations and reminders (outbox), queues weekly reminders.
+$PY manage.py survey_mail --every 60 >var/survey-mail.log 2>&1 &
+SURVEY_MAIL=$!
+trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS $REMINDERS $FEDERATION $CREDENTIALS $SURVEY_MAIL 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 

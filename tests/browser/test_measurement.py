@@ -22,7 +22,7 @@ from tests.browser.conftest import (
     screenshot,
     sign_in_by_cookie,
 )
-from tests.measurement_helpers import answer, cities, ensure_csf, submitted
+from tests.measurement_helpers import answer, cities, ensure_csf, open_survey, submitted
 
 YEAR = timezone.now().year
 
@@ -89,6 +89,7 @@ def test_score_a_function_refuse_a_bad_score_and_see_the_radar(page: Any, live_s
 
 @pytest.mark.browser
 def test_the_survey_is_answered_once(page: Any, second_page: Any, live_server: Any, hub: Hub) -> None:
+    open_survey(YEAR)
     for p in (page, second_page):
         sign_in_by_cookie(p.context, live_server, hub.admin)
         p.goto(f"/measurement/survey/{hub.ingham.pk}/")
@@ -157,12 +158,14 @@ def _results(page: Any, live_server: Any, hub: Hub) -> str:
 
 
 def _survey(page: Any, live_server: Any, hub: Hub) -> str:
+    open_survey(YEAR)
     sign_in_by_cookie(page.context, live_server, hub.admin)
     page.goto(f"/measurement/survey/{hub.ingham.pk}/")
     return f"{YEAR} relationship survey: Ingham County"
 
 
 def _survey_errors(page: Any, live_server: Any, hub: Hub) -> str:
+    open_survey(YEAR)
     answer(hub.ingham, YEAR, "fair")
     sign_in_by_cookie(page.context, live_server, hub.admin)
     page.goto(f"/measurement/survey/{hub.ingham.pk}/")
