@@ -22,6 +22,7 @@ from commonguard.partnerships.ical import calendar_for
 from commonguard.partnerships.models import (
     Engagement,
     Event,
+    Goal,
     GrantProgram,
     Initiative,
     LocalNeed,
@@ -35,6 +36,7 @@ from commonguard.partnerships.models import (
     VolunteerOffer,
 )
 from commonguard.partnerships.uploads import Sniffed
+from commonguard.sharing.models import SharingGroup
 from commonguard.web.decorators import vetted_required
 from commonguard.web.errors import apply_validation_error, error_text
 from commonguard.web.http import AuthedRequest
@@ -86,31 +88,46 @@ def library_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "partnerships/library_list.html", {"form": form, "resources": resources})
 
 
+def _my_groups(request: AuthedRequest) -> list[tuple[int, str]]:
+    """Sharing groups one of the person's organisations belongs to (or owns): the ones they may name."""
+    ids = list(viewer_for(request.user).org_ids)
+    rows = SharingGroup.objects.filter(Q(organizations__in=ids) | Q(owner_id__in=ids)).distinct().order_by("name")
+    return list(rows.values_list("pk", "name"))
+
+
+def _resource_input(request: AuthedRequest, data: dict[str, Any], author_org: Organization) -> services.ResourceInput:
+    return services.ResourceInput(
+        title=data["title"],
+        kind=data["kind"],
+        summary=data["summary"],
+        author_org=author_org,
+        tlp=data["tlp"],
+        url=data["url"],
+        tags=services.parse_tags(data["tags"]),
+        csf_categories=services.parse_csf_categories(data["csf_categories"]),
+        recipient_orgs=list(Organization.objects.visible_to(request.user).filter(pk__in=data["recipient_orgs"])),
+        recipient_groups=list(SharingGroup.objects.filter(pk__in=data["recipient_groups"])),
+        recipient_people=_people(request, data["recipient_people"]),
+    )
+
+
 @vetted_required
 def library_new(request: AuthedRequest) -> HttpResponse:
     orgs = _my_orgs(request)
-    form = f.ResourceForm(request.POST or None, request.FILES or None, orgs=orgs, all_orgs=_approved_orgs(request))
+    form = f.ResourceForm(
+        request.POST or None,
+        request.FILES or None,
+        orgs=orgs,
+        all_orgs=_approved_orgs(request),
+        groups=_my_groups(request),
+    )
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
             try:
-                people = _people(request, data["recipient_people"])
                 resource = services.resource_create(
                     actor=request.user,
-                    data=services.ResourceInput(
-                        title=data["title"],
-                        kind=data["kind"],
-                        summary=data["summary"],
-                        author_org=_org(request, data["author_org"]),
-                        tlp=data["tlp"],
-                        url=data["url"],
-                        tags=services.parse_tags(data["tags"]),
-                        csf_categories=services.parse_csf_categories(data["csf_categories"]),
-                        recipient_orgs=list(
-                            Organization.objects.visible_to(request.user).filter(pk__in=data["recipient_orgs"])
-                        ),
-                        recipient_people=people,
-                    ),
+                    data=_resource_input(request, data, _org(request, data["author_org"])),
                     upload=data["file"],
                 )
             except (ValidationError, PermissionDenied) as exc:
@@ -120,6 +137,59 @@ def library_new(request: AuthedRequest) -> HttpResponse:
                 return redirect("partnerships:resource", pk=resource.pk)
         return render(request, "partnerships/library_form.html", {"form": form}, status=400)
     return render(request, "partnerships/library_form.html", {"form": form})
+
+
+@vetted_required
+def library_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Editors of the owning organisation change a resource; anyone else: 404 like absent."""
+    resource = _one(Resource.objects.visible_to(request.user).select_related("author_org"), pk)
+    if not policies.can_edit_resource(request.user, resource):
+        raise Http404
+    initial = {
+        "title": resource.title,
+        "kind": resource.kind,
+        "summary": resource.summary,
+        "url": resource.url,
+        "tlp": resource.tlp,
+        "recipient_orgs": list(resource.recipient_orgs.values_list("pk", flat=True)),
+        "recipient_groups": list(resource.recipient_groups.values_list("pk", flat=True)),
+        "recipient_people": "\n".join(resource.recipient_people.values_list("email", flat=True)),
+        "tags": ", ".join(resource.tags.values_list("name", flat=True)),
+        "csf_categories": resource.csf_categories,
+        "version": services.version_of(resource),
+    }
+    form = f.ResourceForm(
+        request.POST or None,
+        initial=initial,
+        orgs=[],
+        all_orgs=_approved_orgs(request),
+        groups=_my_groups(request),
+        editing=True,
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.resource_update(
+                    actor=request.user,
+                    resource=resource,
+                    data=_resource_input(request, data, resource.author_org),
+                    version=data["version"] or None,
+                )
+            except (ValidationError, PermissionDenied) as exc:
+                apply_validation_error(form, exc)
+                status = 409 if _stale(exc) else 400
+            else:
+                messages.success(request, f"“{data['title']}” is saved.")
+                return redirect("partnerships:resource", pk=resource.pk)
+        else:
+            status = 400
+    return render(request, "partnerships/library_edit.html", {"form": form, "resource": resource}, status=status)
+
+
+def _stale(exc: Exception) -> bool:
+    return isinstance(exc, ValidationError) and hasattr(exc, "error_dict") and "version" in exc.error_dict
 
 
 def _people(request: AuthedRequest, text: str) -> list[User]:
@@ -185,6 +255,7 @@ def library_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             .values_list("organization_id", flat=True)
         ),
         "my_orgs": orgs,
+        "can_edit": policies.can_edit_resource(request.user, resource),
     }
     return render(request, "partnerships/library_detail.html", context, status=status)
 
@@ -303,6 +374,14 @@ def initiative_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                 )
                 services.milestone_complete(actor=request.user, milestone=milestone)
                 messages.success(request, f"“{milestone.title}” is done.")
+                return redirect("partnerships:initiative", pk=initiative.pk)
+            if action in {"goal_met", "goal_unmet"}:
+                goal = _one(
+                    Goal.objects.visible_to(request.user).filter(initiative=initiative),
+                    int(request.POST.get("goal", 0) or 0),
+                )
+                services.goal_set_met(actor=request.user, goal=goal, met=action == "goal_met")
+                messages.success(request, f"“{goal.text}” is {'met' if action == 'goal_met' else 'not met yet'}.")
                 return redirect("partnerships:initiative", pk=initiative.pk)
             if action == "partner" and partner_form.is_valid():
                 services.partner_add(
@@ -453,6 +532,55 @@ def event_new(request: AuthedRequest) -> HttpResponse:
                 return redirect("partnerships:event", pk=event.pk)
         return render(request, "partnerships/event_form.html", {"form": form}, status=400)
     return render(request, "partnerships/event_form.html", {"form": form})
+
+
+@vetted_required
+def event_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The organisers change an event (capacity included); anyone else: 404 like absent."""
+    event = _one(Event.objects.visible_to(request.user).select_related("organizer_org"), pk)
+    if not policies.can_manage_event(request.user, event):
+        raise Http404
+    tz = timezone.get_current_timezone()
+    initial = {
+        "title": event.title,
+        "kind": event.kind,
+        "description": event.description,
+        "starts_at": event.starts_at.astimezone(tz),
+        "ends_at": event.ends_at.astimezone(tz),
+        "location": event.location,
+        "capacity": event.capacity,
+        "version": services.version_of(event),
+    }
+    form = f.EventForm(request.POST or None, initial=initial, orgs=[], editing=True)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                event, promoted = services.event_update(
+                    actor=request.user,
+                    event=event,
+                    title=data["title"],
+                    kind=data["kind"],
+                    description=data["description"],
+                    starts_at=data["starts_at"],
+                    ends_at=data["ends_at"],
+                    location=data["location"],
+                    capacity=data["capacity"],
+                    version=data["version"] or None,
+                )
+            except (ValidationError, PermissionDenied) as exc:
+                apply_validation_error(form, exc)
+                status = 409 if _stale(exc) else 400
+            else:
+                messages.success(request, f"“{event.title}” is saved.")
+                if promoted:
+                    names = ", ".join(str(r.user) for r in promoted)
+                    messages.info(request, f"From the waiting list to the new places: {names}.")
+                return redirect("partnerships:event", pk=event.pk)
+        else:
+            status = 400
+    return render(request, "partnerships/event_edit.html", {"form": form, "event": event}, status=status)
 
 
 @vetted_required
@@ -640,6 +768,57 @@ def grant_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "form": form,
     }
     return render(request, "partnerships/grant_detail.html", context, status=status)
+
+
+@vetted_required
+def grant_award_edit(request: AuthedRequest, pk: int, award_pk: int) -> HttpResponse:
+    """The programme's administrators change a sub-award; anyone else: 404 like absent."""
+    program = _one(GrantProgram.objects.visible_to(request.user), pk)
+    award = _one(
+        SubAward.objects.visible_to(request.user).filter(program=program).select_related("organization"), award_pk
+    )
+    if not policies.can_manage_program(request.user, program):
+        raise Http404
+    local = _approved_orgs(request, state=program.state, kind__in=Organization.LOCAL_GOVERNMENT_KINDS)
+    initial = {
+        "organization": award.organization_id,
+        "amount": award.amount,
+        "match_amount": award.match_amount,
+        "objective": award.objective,
+        "project": award.project,
+        "status": award.status,
+        "self_assessment_done": award.self_assessment_done,
+        "version": services.version_of(award),
+    }
+    form = f.SubAwardForm(request.POST or None, initial=initial, orgs=local)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.sub_award_save(
+                    actor=request.user,
+                    program=program,
+                    organization=_org(request, data["organization"]),
+                    amount=data["amount"],
+                    match_amount=data["match_amount"],
+                    objective=data["objective"],
+                    project=data["project"],
+                    status=data["status"],
+                    self_assessment_done=data["self_assessment_done"],
+                    sub_award=award,
+                    version=data["version"] or None,
+                )
+            except (ValidationError, PermissionDenied) as exc:
+                apply_validation_error(form, exc)
+                status = 409 if _stale(exc) else 400
+            else:
+                messages.success(request, f"Sub-award to {award.organization.name} saved.")
+                return redirect("partnerships:grant", pk=program.pk)
+        else:
+            status = 400
+    context = {"form": form, "program": program, "award": award}
+    return render(request, "partnerships/sub_award_edit.html", context, status=status)
 
 
 # --- Volunteers and interns ------------------------------------------------------------------
