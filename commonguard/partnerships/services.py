@@ -936,14 +936,19 @@ def local_need_create(
 
 @transaction.atomic
 def volunteer_match(*, actor: User, offer: VolunteerOffer, need: LocalNeed, note: str = "") -> VolunteerMatch:
-    """A state liaison matches an open offer to an open need of the same state; both sides are e-mailed."""
+    """A state liaison matches an open offer to an open need of the same state; both sides are e-mailed.
+    Both rows are locked and their status read again under the lock, so two liaisons matching the same
+    offer (or need) at once cannot both succeed: the second is refused, nothing written."""
     if offer.state not in viewer_for(actor).liaison_states or need.organization.state != offer.state:
         raise PermissionDenied("Only a state liaison of the offer's and the need's state can match them.")
+    offer = VolunteerOffer.objects.select_for_update().select_related("offered_by", "organization").get(pk=offer.pk)
+    need = LocalNeed.objects.select_for_update().select_related("organization", "posted_by").get(pk=need.pk)
     if offer.status != VolunteerOffer.Status.OPEN or need.status != VolunteerOffer.Status.OPEN:
         raise ValidationError("Both the offer and the need must still be open.")
     match = VolunteerMatch.objects.create(offer=offer, need=need, matched_by=actor, note=note.strip())
-    VolunteerOffer.objects.filter(pk=offer.pk).update(status=VolunteerOffer.Status.MATCHED)
-    LocalNeed.objects.filter(pk=need.pk).update(status=VolunteerOffer.Status.MATCHED)
+    offer.status = need.status = VolunteerOffer.Status.MATCHED
+    offer.save(update_fields=["status", "updated_at"])
+    need.save(update_fields=["status", "updated_at"])
     audit_record(
         actor=actor,
         action="volunteer.match",
@@ -960,3 +965,80 @@ def volunteer_match(*, actor: User, offer: VolunteerOffer, need: LocalNeed, note
     )
     transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
     return match
+
+
+@transaction.atomic
+def volunteer_vet(*, actor: User, offer: VolunteerOffer) -> VolunteerOffer:
+    """A state liaison of the offer's state records that the volunteer is vetted (references,
+    identity, conflicts checked). Vetted and matched, a resident can go to a mutual-aid roster."""
+    if offer.state not in viewer_for(actor).liaison_states:
+        raise PermissionDenied("Only a state liaison of the offer's state can vet volunteers.")
+    offer = VolunteerOffer.objects.select_for_update().get(pk=offer.pk)
+    if offer.vetted_at is not None:
+        raise ValidationError("This volunteer is already vetted.")
+    offer.vetted_at, offer.vetted_by = timezone.now(), actor
+    offer.save(update_fields=["vetted_at", "vetted_by", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="volunteer.vet",
+        summary=f"Vetted the volunteer of “{offer.title}”",
+        organization=offer.organization,
+        target=offer,
+    )
+    return offer
+
+
+def roster_ready(offer: VolunteerOffer) -> bool:
+    """A resident's own expertise offer, vetted and matched, not yet on a roster (students are added
+    one by one by the programme, not as their university's offer)."""
+    return (
+        offer.kind == VolunteerOffer.Kind.EXPERTISE
+        and offer.vetted_at is not None
+        and offer.status == VolunteerOffer.Status.MATCHED
+        and offer.roster_responder_id is None
+    )
+
+
+@transaction.atomic
+def volunteer_to_roster(*, actor: User, offer: VolunteerOffer, programme: Organization, home_county_fips: str) -> Any:
+    """Hand a vetted, matched volunteer to a mutual-aid programme's roster: the programme's
+    coordinator adds them through mutual aid's own service (status applied, then screening: the
+    liaison's vetting is the start of screening). Partnerships never writes mutual aid's tables."""
+    from commonguard.mutualaid import services as mutualaid
+    from commonguard.mutualaid.models import Responder
+
+    offer = VolunteerOffer.objects.select_for_update().select_related("offered_by").get(pk=offer.pk)
+    if not roster_ready(offer):
+        raise ValidationError(
+            "Only a resident's vetted and matched offer that is not on a roster yet can be added to one."
+        )
+    if programme.state != offer.state:
+        raise ValidationError({"programme": "Choose a programme of the volunteer's state."})
+    person = offer.offered_by
+    if Responder.objects.filter(user_id=person.pk).exists():  # one roster place per person (mutual aid's rule)
+        raise ValidationError(f"{person.full_name or person.email} is already on a mutual-aid roster.")
+    responder = mutualaid.responder_create(
+        actor=actor,
+        data=mutualaid.ResponderInput(
+            programme=programme,
+            full_name=person.full_name or person.email,
+            email=person.email,
+            source="volunteer_corps",
+            home_county_fips=home_county_fips.strip(),
+            skills=[],
+            user_id=person.pk,
+        ),
+    )
+    responder = mutualaid.responder_transition(
+        actor=actor, responder=responder, to="screening", note="vetted by the state liaison (volunteers)"
+    )
+    offer.roster_responder = responder
+    offer.save(update_fields=["roster_responder", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="volunteer.roster",
+        summary=f"Added the volunteer of “{offer.title}” to the roster of {programme.name} (screening)",
+        organization=programme,
+        target=offer,
+    )
+    return responder

@@ -871,6 +871,22 @@ def volunteers(request: AuthedRequest) -> HttpResponse:
                 services.volunteer_match(actor=request.user, offer=offer, need=need, note=request.POST.get("note", ""))
                 messages.success(request, f"Matched “{offer.title}” to {need.organization.name}.")
                 return redirect("partnerships:volunteers")
+            if action == "vet":
+                offer = _one(VolunteerOffer.objects.visible_to(request.user), int(request.POST.get("offer", 0) or 0))
+                services.volunteer_vet(actor=request.user, offer=offer)
+                messages.success(request, f"The volunteer of “{offer.title}” is vetted.")
+                return redirect("partnerships:volunteers")
+            if action == "roster":
+                offer = _one(VolunteerOffer.objects.visible_to(request.user), int(request.POST.get("offer", 0) or 0))
+                programme = _org(request, int(request.POST.get("programme", 0) or 0))
+                responder = services.volunteer_to_roster(
+                    actor=request.user,
+                    offer=offer,
+                    programme=programme,
+                    home_county_fips=request.POST.get("home_county_fips", ""),
+                )
+                messages.success(request, f"{responder.full_name} is on the roster of {programme.name} (screening).")
+                return redirect("partnerships:volunteers")
             status = 400
         except (ValidationError, PermissionDenied) as exc:
             target = {"offer": offer_form, "need": need_form}.get(action or "")
@@ -891,5 +907,16 @@ def volunteers(request: AuthedRequest) -> HttpResponse:
             "offer__organization", "need__organization", "offer__offered_by"
         )[:50],
         "is_liaison": bool(viewer.liaison_states),
+        "to_vet": offers.filter(state__in=viewer.liaison_states, vetted_at__isnull=True).exclude(status="closed"),
+        "roster_candidates": [o for o in offers.filter(vetted_at__isnull=False) if services.roster_ready(o)],
+        "programmes": _coordinated_programmes(request),
     }
     return render(request, "partnerships/volunteers.html", context, status=status)
+
+
+def _coordinated_programmes(request: AuthedRequest) -> list[tuple[int, str]]:
+    """The mutual-aid programmes (organisations) the person coordinates: where they may add responders."""
+    from commonguard.mutualaid.querysets import coordinator_org_ids
+
+    ids = list(coordinator_org_ids(viewer_for(request.user)))
+    return list(Organization.objects.filter(pk__in=ids).order_by("sort_name").values_list("pk", "name"))
