@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -63,6 +64,18 @@ def _org(request: AuthedRequest, pk: int) -> Organization:
     return org
 
 
+PAGE_SIZE = 25
+
+
+def _page(request: AuthedRequest, items: Any, size: int = PAGE_SIZE) -> dict[str, Any]:
+    """One page of a long list (Django's Paginator, as the directory uses) and the query string
+    without `page`, for includes/pagination.html."""
+    page = Paginator(items, size).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {"page": page, "query": query.urlencode()}
+
+
 def _one(qs: Any, pk: int) -> Any:
     row = qs.filter(pk=pk).first()
     if row is None:
@@ -84,8 +97,10 @@ def library_list(request: AuthedRequest) -> HttpResponse:
         kind=data.get("kind", ""),
         tag=data.get("tag", ""),
         csf_category=data.get("csf", ""),
-    ).prefetch_related("tags")[:100]
-    return render(request, "partnerships/library_list.html", {"form": form, "resources": resources})
+    ).prefetch_related("tags")
+    paged = _page(request, resources)
+    context = {"form": form, "resources": paged["page"].object_list, **paged}
+    return render(request, "partnerships/library_list.html", context)
 
 
 def _my_groups(request: AuthedRequest) -> list[tuple[int, str]]:
@@ -289,8 +304,10 @@ def library_download(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_GET
 def initiative_list(request: AuthedRequest) -> HttpResponse:
     glance = selectors.initiatives_at_a_glance(user=request.user)
+    paged = _page(request, glance)
     context = {
-        "glance": glance,
+        **paged,
+        "glance": paged["page"].object_list,
         "on_track": sum(1 for g in glance if g.on_track),
         "attention": sum(1 for g in glance if not g.on_track),
         "can_create": bool(_my_orgs(request, admin=True)),
@@ -455,9 +472,11 @@ def engagement_list(request: AuthedRequest) -> HttpResponse:
         raise PermissionDenied("Only state liaisons log engagements.")
     whole_state = request.GET.get("scope") == "state"
     engagements = Engagement.objects.visible_to(request.user).select_related("organization", "liaison")
+    paged = _page(request, engagements)
     context = {
         "form": form,
-        "engagements": engagements[:100],
+        **paged,
+        "engagements": paged["page"].object_list,
         "open_follow_ups": engagements.filter(follow_up__gt="", follow_up_done_on__isnull=True).order_by(
             "follow_up_due"
         ),
@@ -499,8 +518,9 @@ def event_list(request: AuthedRequest) -> HttpResponse:
     from django.db.models import Count, Q
 
     events = events.annotate(taken=Count("registrations", filter=Q(registrations__status="registered")))
-    rows = [(e, mine.get(e.pk), max(e.capacity - e.taken, 0)) for e in events]
-    context = {"rows": rows, "can_create": bool(_my_orgs(request, admin=True))}
+    paged = _page(request, events)
+    rows = [(e, mine.get(e.pk), max(e.capacity - e.taken, 0)) for e in paged["page"].object_list]
+    context = {**paged, "rows": rows, "can_create": bool(_my_orgs(request, admin=True))}
     return render(request, "partnerships/event_list.html", context)
 
 
@@ -718,13 +738,14 @@ def grant_list(request: AuthedRequest) -> HttpResponse:
                 return redirect("partnerships:grant", pk=program.pk)
         status = 400
     readable = GrantProgram.objects.visible_to(request.user).select_related("administrator")
-    programs = [(p, selectors.pass_through(p)) for p in readable]
+    paged = _page(request, readable)
+    programs = [(p, selectors.pass_through(p)) for p in paged["page"].object_list]
     my_awards = (
         SubAward.objects.visible_to(request.user)
         .filter(organization_id__in=viewer.org_ids)
         .select_related("program", "organization")
     )
-    context = {"programs": programs, "form": form, "my_awards": my_awards}
+    context = {**paged, "programs": programs, "form": form, "my_awards": my_awards}
     return render(request, "partnerships/grant_list.html", context, status=status)
 
 
