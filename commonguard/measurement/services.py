@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from commonguard.core.audit import audit_record
-from commonguard.measurement import policies, surveys
+from commonguard.measurement import policies, stats, surveys
 from commonguard.measurement.models import (
     DIMENSIONS,
     MAX_SCORE,
@@ -91,7 +91,7 @@ def assessment_scores_save(*, actor: Any, assessment: Assessment, entries: Mappi
     write: one bad score refuses the whole save with a message per subcategory, nothing stored.
     An entry without a score clears that subcategory. Returns the number of scored subcategories."""
     policies.require_assessment_editor(actor, assessment.organization_id)
-    known = set(CsfSubcategory.objects.values_list("code", flat=True))
+    known = {code for subs in stats.catalogue().subcategories.values() for code, _statement in subs}
     errors = _validate_entries(entries, known)
     if errors:
         raise ValidationError(errors)

@@ -739,7 +739,9 @@ def grant_list(request: AuthedRequest) -> HttpResponse:
         status = 400
     readable = GrantProgram.objects.visible_to(request.user).select_related("administrator")
     paged = _page(request, readable)
-    programs = [(p, selectors.pass_through(p)) for p in paged["page"].object_list]
+    shown = list(paged["page"].object_list)
+    checks = selectors.pass_through_many(shown, user=request.user)
+    programs = [(p, checks[p.pk]) for p in shown]
     my_awards = (
         SubAward.objects.visible_to(request.user)
         .filter(organization_id__in=viewer.org_ids)
@@ -783,7 +785,7 @@ def grant_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only the programme's administrators record sub-awards.")
     context = {
         "program": program,
-        "check": selectors.pass_through(program),
+        "check": selectors.pass_through(program, user=request.user),
         "awards": SubAward.objects.visible_to(request.user).filter(program=program).select_related("organization"),
         "can_manage": can_manage,
         "form": form,
