@@ -15,6 +15,7 @@ from commonguard.partnerships import selectors, services
 from commonguard.partnerships.models import GrantProgram
 from tests.measurement_helpers import ensure_csf
 from tests.test_partnerships_library import make_resource
+from tests.test_partnerships_programmes import _award
 
 pytestmark = pytest.mark.django_db
 
@@ -30,26 +31,12 @@ def _program(world, name="State and Local Cybersecurity Grant Program", year=202
     )
 
 
-def _award(world, program, org, amount, match="0"):
-    return services.sub_award_save(
-        actor=world["liaison1"],
-        program=program,
-        organization=org,
-        amount=Decimal(amount),
-        match_amount=Decimal(match),
-        objective="MFA",
-        project="MFA for all accounts",
-        status="active",
-        self_assessment_done=True,
-    )
-
-
 def test_pass_through_names_only_sub_awards_the_reader_may_see(world):
     program = _program(world)
     world.washtenaw.population = None
     world.washtenaw.save()
-    _award(world, program, world.ingham, "500000", match="0")  # short of the 30 % match
-    _award(world, program, world.washtenaw, "300000", match="0")  # short, and population unknown
+    _award(world, program, world.ingham, "500000")  # short of the 30 % match
+    _award(world, program, world.washtenaw, "300000")  # short, and population unknown
     staff = selectors.pass_through(program, user=world["liaison1"])
     assert [name for name, _gap in staff.match_shortfalls] == ["Ingham County", "Washtenaw County"]
     assert staff.unknown_population == ["Washtenaw County"]

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -181,26 +182,39 @@ def library_edit(request: AuthedRequest, pk: int) -> HttpResponse:
         groups=_my_groups(request),
         editing=True,
     )
+
+    def save(data: dict[str, Any]) -> str:
+        services.resource_update(
+            actor=request.user,
+            resource=resource,
+            data=_resource_input(request, data, resource.author_org),
+            version=data["version"] or None,
+        )
+        return f"“{data['title']}” is saved."
+
+    done = reverse("partnerships:resource", kwargs={"pk": resource.pk})
+    return _edit_page(request, form, save, done, "partnerships/library_edit.html", {"resource": resource})
+
+
+def _edit_page(
+    request: AuthedRequest, form: Any, save: Any, done: str, template: str, context: dict[str, Any]
+) -> HttpResponse:
+    """An edit form: on a valid POST `save(cleaned_data)` (a service call) returns the success
+    message and the page redirects to `done`; a service's refusal shows on the form (400), and a form
+    opened before someone else's change says so (409, nothing saved)."""
     status = 200
     if request.method == "POST":
+        status = 400
         if form.is_valid():
-            data = form.cleaned_data
             try:
-                services.resource_update(
-                    actor=request.user,
-                    resource=resource,
-                    data=_resource_input(request, data, resource.author_org),
-                    version=data["version"] or None,
-                )
+                message = save(form.cleaned_data)
             except (ValidationError, PermissionDenied) as exc:
                 apply_validation_error(form, exc)
                 status = 409 if _stale(exc) else 400
             else:
-                messages.success(request, f"“{data['title']}” is saved.")
-                return redirect("partnerships:resource", pk=resource.pk)
-        else:
-            status = 400
-    return render(request, "partnerships/library_edit.html", {"form": form, "resource": resource}, status=status)
+                messages.success(request, message)
+                return redirect(done)
+    return render(request, template, {"form": form, **context}, status=status)
 
 
 def _stale(exc: Exception) -> bool:
@@ -572,35 +586,27 @@ def event_edit(request: AuthedRequest, pk: int) -> HttpResponse:
         "version": services.version_of(event),
     }
     form = f.EventForm(request.POST or None, initial=initial, orgs=[], editing=True)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                event, promoted = services.event_update(
-                    actor=request.user,
-                    event=event,
-                    title=data["title"],
-                    kind=data["kind"],
-                    description=data["description"],
-                    starts_at=data["starts_at"],
-                    ends_at=data["ends_at"],
-                    location=data["location"],
-                    capacity=data["capacity"],
-                    version=data["version"] or None,
-                )
-            except (ValidationError, PermissionDenied) as exc:
-                apply_validation_error(form, exc)
-                status = 409 if _stale(exc) else 400
-            else:
-                messages.success(request, f"“{event.title}” is saved.")
-                if promoted:
-                    names = ", ".join(str(r.user) for r in promoted)
-                    messages.info(request, f"From the waiting list to the new places: {names}.")
-                return redirect("partnerships:event", pk=event.pk)
-        else:
-            status = 400
-    return render(request, "partnerships/event_edit.html", {"form": form, "event": event}, status=status)
+
+    def save(data: dict[str, Any]) -> str:
+        saved, promoted = services.event_update(
+            actor=request.user,
+            event=event,
+            title=data["title"],
+            kind=data["kind"],
+            description=data["description"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            location=data["location"],
+            capacity=data["capacity"],
+            version=data["version"] or None,
+        )
+        if promoted:
+            names = ", ".join(str(r.user) for r in promoted)
+            messages.info(request, f"From the waiting list to the new places: {names}.")
+        return f"“{saved.title}” is saved."
+
+    done = reverse("partnerships:event", kwargs={"pk": event.pk})
+    return _edit_page(request, form, save, done, "partnerships/event_edit.html", {"event": event})
 
 
 @vetted_required
@@ -814,34 +820,26 @@ def grant_award_edit(request: AuthedRequest, pk: int, award_pk: int) -> HttpResp
         "version": services.version_of(award),
     }
     form = f.SubAwardForm(request.POST or None, initial=initial, orgs=local)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.sub_award_save(
-                    actor=request.user,
-                    program=program,
-                    organization=_org(request, data["organization"]),
-                    amount=data["amount"],
-                    match_amount=data["match_amount"],
-                    objective=data["objective"],
-                    project=data["project"],
-                    status=data["status"],
-                    self_assessment_done=data["self_assessment_done"],
-                    sub_award=award,
-                    version=data["version"] or None,
-                )
-            except (ValidationError, PermissionDenied) as exc:
-                apply_validation_error(form, exc)
-                status = 409 if _stale(exc) else 400
-            else:
-                messages.success(request, f"Sub-award to {award.organization.name} saved.")
-                return redirect("partnerships:grant", pk=program.pk)
-        else:
-            status = 400
-    context = {"form": form, "program": program, "award": award}
-    return render(request, "partnerships/sub_award_edit.html", context, status=status)
+
+    def save(data: dict[str, Any]) -> str:
+        services.sub_award_save(
+            actor=request.user,
+            program=program,
+            organization=_org(request, data["organization"]),
+            amount=data["amount"],
+            match_amount=data["match_amount"],
+            objective=data["objective"],
+            project=data["project"],
+            status=data["status"],
+            self_assessment_done=data["self_assessment_done"],
+            sub_award=award,
+            version=data["version"] or None,
+        )
+        return f"Sub-award to {award.organization.name} saved."
+
+    done = reverse("partnerships:grant", kwargs={"pk": program.pk})
+    context = {"program": program, "award": award}
+    return _edit_page(request, form, save, done, "partnerships/sub_award_edit.html", context)
 
 
 # --- Volunteers and interns ------------------------------------------------------------------
