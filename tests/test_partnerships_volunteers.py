@@ -221,3 +221,46 @@ def test_only_liaisons_vet_and_students_are_not_handed_over_as_one(world, campus
     assert not services.roster_ready(offer)  # a university's students are added one by one
     with pytest.raises(ValidationError, match="already vetted"):
         services.volunteer_vet(actor=world["liaison1"], offer=offer)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_liaisons_racing_to_match_one_offer_make_one_match(world, campus):
+    import threading
+
+    from django.db import connection
+
+    _professor, offer, need = campus
+    other_need = services.local_need_create(
+        actor=world["washtenaw_member"],
+        organization=world.washtenaw,
+        title="Scan the township network",
+        description="",
+        skills="vulnerability scanning",
+    )
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def match(liaison: str, target: Any) -> None:
+        try:
+            barrier.wait()
+            services.volunteer_match(actor=world[liaison], offer=offer, need=target)
+            outcomes.append("matched")
+        except ValidationError:
+            outcomes.append("refused")
+        except BaseException as exc:  # reported below, in the test's thread
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=match, args=("liaison1", need)),
+        threading.Thread(target=match, args=("liaison2", other_need)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["matched", "refused"]
+    assert VolunteerMatch.objects.count() == 1
+    assert LocalNeed.objects.filter(status="matched").count() == 1

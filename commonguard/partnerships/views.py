@@ -532,7 +532,7 @@ def event_list(request: AuthedRequest) -> HttpResponse:
     from django.db.models import Count, Q
 
     events = events.annotate(taken=Count("registrations", filter=Q(registrations__status="registered")))
-    paged = _page(request, events)
+    paged = _page(request, events.order_by("starts_at", "id"))
     rows = [(e, mine.get(e.pk), max(e.capacity - e.taken, 0)) for e in paged["page"].object_list]
     context = {**paged, "rows": rows, "can_create": bool(_my_orgs(request, admin=True))}
     return render(request, "partnerships/event_list.html", context)
