@@ -24,7 +24,7 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -77,13 +77,19 @@ def it_lead_memberships(state: str | None = None) -> QuerySet[Membership]:
 
 
 def _queue(invitations: list[SurveyInvitation], kind: str) -> int:
-    """Outbox rows, keyed by invitation and the number of the mail (the invitation, reminder 1, 2...),
-    so asking twice for the same reminder writes it once."""
-    keyed = {
-        f"survey:{i.pk}:{kind}:{i.reminders + 1 if kind == SurveyMail.Kind.REMINDER else 0}": i for i in invitations
-    }
-    have = set(SurveyMail.objects.filter(key__in=keyed).values_list("key", flat=True))
-    rows = [SurveyMail(invitation=i, kind=kind, key=key) for key, i in keyed.items() if key not in have]
+    """Outbox rows, keyed by invitation and the number of the mail (the invitation; reminder 1, 2...
+    counted from the reminder rows already written), so asking twice for the same one writes it once."""
+    written = dict(
+        SurveyMail.objects.filter(invitation__in=invitations, kind=kind)
+        .values_list("invitation_id")
+        .annotate(n=Count("id"))
+        .values_list("invitation_id", "n")
+    )
+    rows = [
+        SurveyMail(invitation=i, kind=kind, key=f"survey:{i.pk}:{kind}:{written.get(i.pk, 0) + 1}")
+        for i in invitations
+        if kind == SurveyMail.Kind.REMINDER or not written.get(i.pk)
+    ]
     SurveyMail.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
 
