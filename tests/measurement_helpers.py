@@ -6,7 +6,14 @@ from typing import Any
 
 from django.utils import timezone
 
-from commonguard.measurement.models import Assessment, AssessmentScore, CsfSubcategory, SurveyResponse, size_band_for
+from commonguard.measurement.models import (
+    Assessment,
+    AssessmentScore,
+    CsfSubcategory,
+    Survey,
+    SurveyResponse,
+    size_band_for,
+)
 from commonguard.measurement.services import assessment_means
 from commonguard.orgs.models import Organization
 from tests.factories import OrganizationFactory
@@ -32,6 +39,13 @@ def answer(org: Organization, year: int, rating: str = "fair", **ratings: str) -
         submitted_at=timezone.now(),
         **values,
     )
+
+
+def open_survey(year: int, state: str = "MI") -> Survey:
+    """This year's survey, open (answers are taken only while it is), without invitations."""
+    return Survey.objects.get_or_create(
+        state=state, year=year, defaults={"status": Survey.Status.OPEN, "opened_at": timezone.now()}
+    )[0]
 
 
 def submitted(org: Organization, year: int, score: int | dict[str, int] = 4) -> Assessment:

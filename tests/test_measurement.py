@@ -25,7 +25,7 @@ from commonguard.measurement.models import (
     SurveyResponse,
 )
 from tests.conftest import PERSONAS
-from tests.measurement_helpers import answer, cities, ensure_csf, submitted, without_csrf
+from tests.measurement_helpers import answer, cities, ensure_csf, open_survey, submitted, without_csrf
 
 pytestmark = pytest.mark.django_db
 
@@ -216,6 +216,7 @@ def test_year_over_year_and_the_improvement_plan_names_the_weakest_categories(wo
 
 
 def test_the_it_lead_answers_once_and_a_second_answer_is_a_clear_error(world, as_persona):
+    open_survey(YEAR)
     client = as_persona("ingham_admin")
     url = f"/measurement/survey/{world.ingham.pk}/"
     assert client.get(url).status_code == 200
@@ -246,6 +247,7 @@ def test_the_it_lead_answers_once_and_a_second_answer_is_a_clear_error(world, as
 
 
 def test_a_survey_answer_with_a_bad_rating_is_refused(world, as_persona):
+    open_survey(YEAR)
     client = as_persona("ingham_admin")
     response = client.post(f"/measurement/survey/{world.ingham.pk}/", {"information_sharing": "superb"})
     assert response.status_code == 400
@@ -256,6 +258,7 @@ def test_a_survey_answer_with_a_bad_rating_is_refused(world, as_persona):
     "persona", ["ingham_member", "ingham_official", "lansing_member", "liaison1", "analyst", "operator"]
 )
 def test_only_a_local_governments_admin_answers_the_survey(world, as_persona, persona):
+    open_survey(YEAR)
     org = world.lansing if persona == "lansing_member" else world.ingham
     response = as_persona(persona).post(
         f"/measurement/survey/{org.pk}/",

@@ -128,3 +128,139 @@ def test_bad_volunteer_input(world, as_persona):
     )
     assert response.status_code == 302
     assert VolunteerOffer.objects.get().state == "MI"
+
+
+def test_a_second_match_from_a_stale_copy_is_refused(world, campus):
+    """Two liaisons with the same open offer on screen: the first match wins; the second, holding
+    a copy that still says "open", is refused under the row lock and writes nothing."""
+    _professor, offer, need = campus
+    other_need = services.local_need_create(
+        actor=world["washtenaw_member"],
+        organization=world.washtenaw,
+        title="Scan the township network",
+        description="",
+        skills="vulnerability scanning",
+    )
+    stale_offer = VolunteerOffer.objects.get(pk=offer.pk)
+    services.volunteer_match(actor=world["liaison1"], offer=offer, need=need)
+    assert stale_offer.status == "open"
+    with pytest.raises(ValidationError, match="still be open"):
+        services.volunteer_match(actor=world["liaison2"], offer=stale_offer, need=other_need)
+    assert VolunteerMatch.objects.count() == 1
+    other_need.refresh_from_db()
+    assert other_need.status == "open"
+
+
+@pytest.fixture
+def resident(world: Any) -> Any:
+    offer = services.volunteer_offer_create(
+        actor=world["ingham_member"],
+        organization=world.ingham,
+        kind=VolunteerOffer.Kind.EXPERTISE,
+        title="Incident response weekends",
+        skills="incident response, forensics",
+        hours_per_month=8,
+    )
+    need = services.local_need_create(
+        actor=world["washtenaw_member"],
+        organization=world.washtenaw,
+        title="Help with an incident response plan",
+        description="",
+        skills="incident response",
+    )
+    return offer, need
+
+
+def _roster(client: Any, offer: Any, programme: Any, fips: str = "26065") -> Any:
+    return client.post(
+        "/partnerships/volunteers/",
+        {"action": "roster", "offer": offer.pk, "programme": programme.pk, "home_county_fips": fips},
+        follow=True,
+    )
+
+
+def test_a_vetted_matched_volunteer_goes_to_the_responder_roster_through_mutual_aid(world, resident, as_persona):
+    from commonguard.mutualaid.models import Responder
+
+    offer, need = resident
+    coordinator = as_persona("coordinator")
+    # Not vetted, not matched: the coordinator cannot even see the offer.
+    assert not VolunteerOffer.objects.visible_to(world["coordinator"]).filter(pk=offer.pk).exists()
+    assert _roster(coordinator, offer, world.guard).status_code == 404
+    liaison = as_persona("liaison1")
+    assert liaison.post("/partnerships/volunteers/", {"action": "vet", "offer": offer.pk}).status_code == 302
+    services.volunteer_match(actor=world["liaison1"], offer=offer, need=need)
+    page = as_persona("liaison1").get("/partnerships/volunteers/").content.decode()
+    assert "a mutual-aid programme coordinator can add them" in page
+    # The liaison coordinates no programme: mutual aid's own rule refuses, nothing written.
+    refused = _roster(as_persona("liaison1"), offer, world.guard)
+    assert "Only the programme&#x27;s coordinators can add responders" in refused.content.decode()
+    assert not Responder.objects.exists()
+    coordinator = as_persona("coordinator")
+    assert "Add to the responder roster" in coordinator.get("/partnerships/volunteers/").content.decode()
+    bad = _roster(coordinator, offer, world.guard, fips="26")
+    assert "five-digit FIPS" in bad.content.decode() and not Responder.objects.exists()
+    done = _roster(coordinator, offer, world.guard)
+    assert "is on the roster of Guard Cyber Unit (screening)" in done.content.decode()
+    responder = Responder.objects.get()
+    assert (responder.user, responder.status, responder.programme) == (world["ingham_member"], "screening", world.guard)
+    offer.refresh_from_db()
+    assert offer.roster_responder == responder
+    again = _roster(coordinator, offer, world.guard)
+    assert "not on a roster yet" in again.content.decode() and Responder.objects.count() == 1
+
+
+def test_only_liaisons_vet_and_students_are_not_handed_over_as_one(world, campus, as_persona):
+    _professor, offer, need = campus
+    assert as_persona("analyst").post("/partnerships/volunteers/", {"action": "vet", "offer": offer.pk}).status_code
+    offer.refresh_from_db()
+    assert offer.vetted_at is None
+    services.volunteer_vet(actor=world["liaison1"], offer=offer)
+    services.volunteer_match(actor=world["liaison1"], offer=offer, need=need)
+    offer.refresh_from_db()
+    assert not services.roster_ready(offer)  # a university's students are added one by one
+    with pytest.raises(ValidationError, match="already vetted"):
+        services.volunteer_vet(actor=world["liaison1"], offer=offer)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_liaisons_racing_to_match_one_offer_make_one_match(world, campus):
+    import threading
+
+    from django.db import connection
+
+    _professor, offer, need = campus
+    other_need = services.local_need_create(
+        actor=world["washtenaw_member"],
+        organization=world.washtenaw,
+        title="Scan the township network",
+        description="",
+        skills="vulnerability scanning",
+    )
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def match(liaison: str, target: Any) -> None:
+        try:
+            barrier.wait()
+            services.volunteer_match(actor=world[liaison], offer=offer, need=target)
+            outcomes.append("matched")
+        except ValidationError:
+            outcomes.append("refused")
+        except BaseException as exc:  # reported below, in the test's thread
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=match, args=("liaison1", need)),
+        threading.Thread(target=match, args=("liaison2", other_need)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["matched", "refused"]
+    assert VolunteerMatch.objects.count() == 1
+    assert LocalNeed.objects.filter(status="matched").count() == 1

@@ -14,7 +14,6 @@
   const config = JSON.parse(configNode.textContent);
   const svg = root.querySelector("svg");
   const SVG_NS = "http://www.w3.org/2000/svg";
-  const MARGIN = 8;
   const paths = new Map(); // county FIPS -> <path>
   const atlasNames = new Map(); // county FIPS -> the atlas's name ("Ingham")
   let current = config.data;
@@ -66,35 +65,18 @@
 
   function draw(topology) {
     const stateFips = config.data.state.fips;
-    const projected = window.cgCountyMap.project(topology, stateFips);
-    if (!projected) {
+    const drawn = window.cgCountyMap.draw(svg, topology, stateFips);
+    if (!drawn) {
       return;
     }
-    const { counties, collection, path } = projected;
-    const group = document.createElementNS(SVG_NS, "g");
-    group.setAttribute("class", "cg-map__counties");
-    for (const feature of counties) {
-      const fips = String(feature.id);
-      atlasNames.set(fips, feature.properties.name);
-      const shape = document.createElementNS(SVG_NS, "path");
-      shape.setAttribute("d", path(feature));
-      shape.setAttribute("class", "cg-county");
-      shape.setAttribute("data-fips", fips);
-      shape.appendChild(document.createElementNS(SVG_NS, "title"));
-      group.appendChild(shape);
-      paths.set(fips, shape);
-    }
-    svg.appendChild(group);
+    drawn.names.forEach((name, fips) => atlasNames.set(fips, name));
+    drawn.paths.forEach((shape, fips) => paths.set(fips, shape));
     const states = topology.objects.states;
     const own = { type: "GeometryCollection", geometries: states.geometries.filter((g) => String(g.id) === stateFips) };
     const outline = document.createElementNS(SVG_NS, "path");
-    outline.setAttribute("d", path(window.topojson.mesh(topology, own)));
+    outline.setAttribute("d", drawn.path(window.topojson.mesh(topology, own)));
     outline.setAttribute("class", "cg-map__state");
     svg.appendChild(outline);
-    // Crop the drawing to the state, so that a tall state is not lost in a wide box.
-    const [[bx0, by0], [bx1, by1]] = path.bounds(collection);
-    const box = [bx0 - MARGIN, by0 - MARGIN, bx1 - bx0 + 2 * MARGIN, by1 - by0 + 2 * MARGIN];
-    svg.setAttribute("viewBox", box.map((v) => v.toFixed(1)).join(" "));
     root.classList.add("cg-map--drawn");
   }
 

@@ -1,5 +1,8 @@
 /* The counties of one state, projected for an SVG: shared by the campaign map and the state dashboard.
  * window.cgCountyMap.project(topology, stateFips) -> { counties, collection, path } or null when the atlas has none.
+ * window.cgCountyMap.draw(svg, topology, stateFips, paint) draws one <path class="cg-county" data-fips> (with a
+ *   <title>) per county, crops the SVG to the state and returns { paths: Map fips -> <path>, names: Map fips ->
+ *   atlas name, path, group } or null; paint(shape, fips, feature) colours and titles each shape.
  * Needs d3-geo and topojson-client (loaded before this file). */
 (function () {
   "use strict";
@@ -44,5 +47,39 @@
     return { counties, collection, path: window.d3.geoPath(projection), width: WIDTH, height: HEIGHT };
   }
 
-  window.cgCountyMap = { project };
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  function draw(svg, topology, stateFips, paint) {
+    const projected = project(topology, stateFips);
+    if (!projected) {
+      return null;
+    }
+    const { counties, collection, path } = projected;
+    const paths = new Map();
+    const names = new Map();
+    const group = document.createElementNS(SVG_NS, "g");
+    group.setAttribute("class", "cg-map__counties");
+    for (const feature of counties) {
+      const fips = String(feature.id);
+      names.set(fips, feature.properties.name);
+      const shape = document.createElementNS(SVG_NS, "path");
+      shape.setAttribute("d", path(feature));
+      shape.setAttribute("class", "cg-county");
+      shape.setAttribute("data-fips", fips);
+      shape.appendChild(document.createElementNS(SVG_NS, "title"));
+      if (paint) {
+        paint(shape, fips, feature);
+      }
+      group.appendChild(shape);
+      paths.set(fips, shape);
+    }
+    svg.appendChild(group);
+    // Crop the drawing to the state, so that a tall state is not lost in a wide box.
+    const [[bx0, by0], [bx1, by1]] = path.bounds(collection);
+    const box = [bx0 - MARGIN, by0 - MARGIN, bx1 - bx0 + 2 * MARGIN, by1 - by0 + 2 * MARGIN];
+    svg.setAttribute("viewBox", box.map((v) => v.toFixed(1)).join(" "));
+    return { paths, names, path, group };
+  }
+
+  window.cgCountyMap = { project, draw };
 })();

@@ -87,35 +87,19 @@
 
   // --- The dashboard: map and trends ---------------------------------------------------
 
-  const SVG_NS = "http://www.w3.org/2000/svg";
-  const MARGIN = 8;
-
   function drawMap(root, data, topology) {
     const svg = root.querySelector("svg");
-    const projected = window.cgCountyMap.project(topology, data.state.fips);
-    if (!projected) {
+    const byFips = new Map(data.counties.map((c) => [c.fips, c]));
+    const drawn = window.cgCountyMap.draw(svg, topology, data.state.fips, (shape, fips, feature) => {
+      const county = byFips.get(fips);
+      shape.setAttribute("fill", county ? county.colour : data.no_value_colour);
+      shape.firstChild.textContent = `${county ? county.name : feature.properties.name}: ${
+        county ? county.display : "no data"
+      }`;
+    });
+    if (!drawn) {
       return;
     }
-    const { counties, collection, path } = projected;
-    const byFips = new Map(data.counties.map((c) => [c.fips, c]));
-    const group = document.createElementNS(SVG_NS, "g");
-    for (const feature of counties) {
-      const fips = String(feature.id);
-      const county = byFips.get(fips);
-      const shape = document.createElementNS(SVG_NS, "path");
-      shape.setAttribute("d", path(feature));
-      shape.setAttribute("class", "cg-county");
-      shape.setAttribute("data-fips", fips);
-      shape.setAttribute("fill", county ? county.colour : data.no_value_colour);
-      const title = document.createElementNS(SVG_NS, "title");
-      title.textContent = `${county ? county.name : feature.properties.name}: ${county ? county.display : "no data"}`;
-      shape.appendChild(title);
-      group.appendChild(shape);
-    }
-    svg.appendChild(group);
-    const [[bx0, by0], [bx1, by1]] = path.bounds(collection);
-    const box = [bx0 - MARGIN, by0 - MARGIN, bx1 - bx0 + 2 * MARGIN, by1 - by0 + 2 * MARGIN];
-    svg.setAttribute("viewBox", box.map((v) => v.toFixed(1)).join(" "));
     root.classList.add("cg-map--drawn");
     root.dataset.drawnMs = String(Math.round(performance.now()));
   }

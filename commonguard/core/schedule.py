@@ -32,5 +32,6 @@ SCHEDULE: tuple[Job, ...] = (
     Job("federation_run", ("--prune-every", "0"), 2, "pulls due peer hubs, pushes what is pending"),
     Job("federation_run", ("--prune-only",), 3600, "prunes delivered federation outbox rows", "federation_prune"),
     Job("mutualaid_reminders", (), 86400, "credential expiry reminders (30 days ahead) and lapses"),
+    Job("survey_mail", (), 60, "relationship survey invitations and reminders (outbox), weekly reminders queued"),
     Job("mutualaid_notices", (), 60, "mutual-aid e-mails (offers, accept/decline links) a stopped worker left"),
 )

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from commonguard.accounts.viewer import viewer_for
 from commonguard.measurement import dashboard as dash
-from commonguard.measurement import services, stats
+from commonguard.measurement import services, stats, surveys
 from commonguard.measurement.layers import LAYERS
 from commonguard.measurement.models import DIMENSIONS, MAX_SCORE, MIN_SCORE, Assessment, Rating
 from commonguard.orgs.models import Organization
@@ -25,6 +25,12 @@ class AlreadyAnswered(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "already_answered"
     default_detail = "This organisation has already answered this year's survey."
+
+
+class SurveyNotOpen(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "survey_closed"
+    default_detail = "This year's survey is not open."
 
 
 def _int(request: Request, name: str, default: int) -> int:
@@ -102,6 +108,8 @@ def survey_answer(request: Request) -> Response:
         )
     except services.SurveyAlreadyAnswered as exc:
         raise AlreadyAnswered(exc.messages[0]) from None
+    except surveys.SurveyClosed as exc:
+        raise SurveyNotOpen(exc.messages[0]) from None
     return Response({"organization": org.pk, "year": response.year}, status=status.HTTP_201_CREATED)
 
 

@@ -18,6 +18,7 @@ from commonguard.measurement.models import (
     AssessmentScore,
     CsfSubcategory,
     Rating,
+    Survey,
     SurveyOwner,
     SurveyResponse,
     size_band_for,
@@ -95,6 +96,17 @@ def seed_demo(state: State) -> dict[str, int]:
     liaison = User.objects.filter(email="liaison@demo.test").first()
     if liaison is not None:
         SurveyOwner.objects.get_or_create(state=state.postal, user=liaison)
+        # Past surveys closed; this year's open, its IT leads invited (the outbox sends in run-demo).
+        for year in years[:-1]:
+            Survey.objects.get_or_create(
+                state=state.postal,
+                year=year,
+                defaults={"status": Survey.Status.CLOSED, "opened_at": datetime(year, 2, 1, 15, tzinfo=UTC)},
+            )
+        if not Survey.objects.filter(state=state.postal, year=years[-1]).exists():
+            from commonguard.measurement.surveys import survey_open
+
+            survey_open(actor=liaison, state=state.postal, year=years[-1])
     if Assessment.objects.filter(organization__state=state.postal).exists():
         return {"assessments": 0, "answers": 0}
 

@@ -75,3 +75,12 @@ class SurveyForm(Form):
     )
 
     DIMENSIONS = DIMENSIONS
+
+
+class SurveyOpenForm(Form):
+    year = forms.IntegerField(
+        label="Survey year",
+        min_value=2000,
+        max_value=2100,
+        help_text="Opening invites every local government's IT lead by e-mail.",
+    )

@@ -50,25 +50,6 @@ def cell(
     return Cell(key, label, orgs, compute([row for _, row in rows]))
 
 
-def protect_partition(cells: list[Cell], *, total_published: bool = True, k: int = K) -> list[Cell]:
-    """Complementary suppression: when the partition's total is published, the organisations in the
-    suppressed cells must together number 0 or at least k; shown cells are suppressed, smallest
-    first, until that holds (or every cell is suppressed)."""
-    if not total_published:
-        return cells
-
-    def hidden() -> int:
-        return len(frozenset().union(*(c.organisations for c in cells if c.suppressed)))
-
-    while 0 < hidden() < k:
-        shown = sorted((c for c in cells if not c.suppressed), key=lambda c: (c.n, str(c.key)))
-        if not shown:
-            break
-        shown[0].suppressed = True
-        shown[0].values = {}
-    return cells
-
-
 def partition(
     rows: Iterable[tuple[Hashable, str, int, Any]],
     compute: Callable[[list[Any]], dict[str, Any]],
@@ -76,14 +57,15 @@ def partition(
     k: int = K,
     order: Mapping[Any, int] | None = None,
 ) -> list[Cell]:
-    """Cells from (cell key, cell label, organisation id, row), protected as a partition."""
+    """Cells from (cell key, cell label, organisation id, row), each below k suppressed. The partition
+    is protected with its total and the other cuts it is published with by `protect()`."""
     grouped: dict[Hashable, tuple[str, list[tuple[int, Any]]]] = {}
     for key, label, org, row in rows:
         grouped.setdefault(key, (label, []))[1].append((org, row))
     cells = [cell(key, label, members, compute, k=k) for key, (label, members) in grouped.items()]
     if order is not None:
         cells.sort(key=lambda c: order.get(c.key, 10_000))
-    return protect_partition(cells, k=k)
+    return cells
 
 
 def protect(total: Cell, partitions: list[list[Cell]], *, k: int = K) -> None:

@@ -210,3 +210,84 @@ class SurveyResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.year}"
+
+
+class Survey(models.Model):
+    """One state's relationship survey of one year. Answers are taken only while it is open;
+    opening it invites every local government's IT lead by e-mail (outbox: `SurveyMail`)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    state = models.CharField(max_length=2, choices=STATE_CHOICES)
+    year = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField()
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["state", "-year"]
+        constraints = [models.UniqueConstraint(fields=["state", "year"], name="survey_one_per_state_year")]
+
+    def __str__(self) -> str:
+        return f"{self.state} survey {self.year} ({self.status})"
+
+
+class SurveyInvitation(models.Model):
+    """The survey sent to one IT lead (an admin) of one local government. The answer link in the
+    e-mail is a signed reference to this row; it works once (`used_at`), for its recipient only."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="invitations")
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    reminders = models.PositiveSmallIntegerField(default=0)
+    last_mailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["survey_id", "organization_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "organization", "recipient"], name="survey_invitation_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} to {self.recipient_id} for {self.organization_id}"
+
+
+class SurveyMail(models.Model):
+    """The outbox of survey e-mail (invitations and reminders): written in the transaction that
+    opens the survey or asks for reminders, worked off by `survey_mail` (claim, send, record)."""
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Invitation"
+        REMINDER = "reminder", "Reminder"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Not needed any more"
+        FAILED = "failed", "Failed"
+
+    invitation = models.ForeignKey(SurveyInvitation, on_delete=models.CASCADE, related_name="mails")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    key = models.CharField(max_length=80, unique=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    claim = models.UUIDField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "claimed_at"], name="survey_mail_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}: {self.status}"

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from commonguard.core.audit import audit_record
-from commonguard.measurement import policies
+from commonguard.measurement import policies, stats, surveys
 from commonguard.measurement.models import (
     DIMENSIONS,
     MAX_SCORE,
@@ -91,7 +91,7 @@ def assessment_scores_save(*, actor: Any, assessment: Assessment, entries: Mappi
     write: one bad score refuses the whole save with a message per subcategory, nothing stored.
     An entry without a score clears that subcategory. Returns the number of scored subcategories."""
     policies.require_assessment_editor(actor, assessment.organization_id)
-    known = set(CsfSubcategory.objects.values_list("code", flat=True))
+    known = {code for subs in stats.catalogue().subcategories.values() for code, _statement in subs}
     errors = _validate_entries(entries, known)
     if errors:
         raise ValidationError(errors)
@@ -173,9 +173,11 @@ def _rating(value: Any, field: str, errors: dict[str, str]) -> str:
 def survey_answer_submit(
     *, actor: Any, organization: Organization, year: int, ratings: Mapping[str, Any], comments: str = ""
 ) -> SurveyResponse:
-    """Record the organisation's answer to the `year` survey. One answer per organisation and year:
-    a second raises SurveyAlreadyAnswered and leaves the first unchanged."""
+    """Record the organisation's answer to the `year` survey, while it is open (else SurveyClosed).
+    One answer per organisation and year: a second raises SurveyAlreadyAnswered and leaves the first
+    unchanged. Every answer link of the organisation for that year stops working."""
     policies.require_survey_answerer(actor, organization)
+    surveys.require_open(organization, year)
     errors: dict[str, str] = {}
     values = {field: _rating(ratings.get(field), field, errors) for field, _label in DIMENSIONS}
     if errors:
@@ -207,6 +209,7 @@ def survey_answer_submit(
         organization=organization,
         target=response,
     )
+    surveys.mark_used(organization, year)
     return response
 
 

@@ -4,10 +4,7 @@ for everyone else. Private rows are read only here, and leave only as `Cell`s.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
-
-from django.conf import settings
 
 from commonguard.measurement import hooks
 from commonguard.measurement.kanon import Cell, K, cell, partition, protect
@@ -22,6 +19,7 @@ from commonguard.measurement.models import (
     SurveyResponse,
 )
 from commonguard.orgs.models import Organization, Region
+from commonguard.orgs.states import hub_state as hub_state_of_orgs
 
 # --- The CSF catalogue ------------------------------------------------------------------------
 
@@ -41,8 +39,10 @@ class Catalogue:
         return dict(self.functions)
 
 
-@lru_cache(maxsize=1)
-def _catalogue_cached(_key: int) -> Catalogue:
+_catalogue: Catalogue | None = None
+
+
+def _catalogue_load() -> Catalogue:
     functions = list(CsfFunction.objects.values_list("code", "title"))
     categories = list(CsfCategory.objects.values_list("code", "title", "function_id"))
     subs: dict[str, list[tuple[str, str]]] = {}
@@ -54,10 +54,21 @@ def _catalogue_cached(_key: int) -> Catalogue:
 
 
 def catalogue() -> Catalogue:
-    """The catalogue (cached per process; keyed by the row count, so a reload is picked up)."""
-    from commonguard.measurement.models import CsfSubcategory
+    """The CSF Core, read once per process (three queries) and then from memory: a results page asks
+    for it several times. Never kept while empty; `csf_load` calls `catalogue_reset()` after a load
+    (items are only ever added)."""
+    global _catalogue
+    if _catalogue is None:
+        loaded = _catalogue_load()
+        if not loaded.subcategories:
+            return loaded
+        _catalogue = loaded
+    return _catalogue
 
-    return _catalogue_cached(CsfSubcategory.objects.count())
+
+def catalogue_reset() -> None:
+    global _catalogue
+    _catalogue = None
 
 
 # --- An organisation's own results ------------------------------------------------------------
@@ -246,9 +257,6 @@ class PostureResults:
     total: Cell
     by_county: list[Cell]
 
-    def cells(self) -> list[Cell]:
-        return [self.total, *self.by_county]
-
 
 def posture_results(state: str, year: int) -> PostureResults:
     """Submitted self-assessments of the state's local governments in `year`: the mean overall
@@ -336,9 +344,6 @@ class SurveyResults:
     by_size: list[Cell]
     by_county: list[Cell]
 
-    def cells(self) -> list[Cell]:
-        return [self.total, *self.by_region, *self.by_size, *self.by_county]
-
     @property
     def by_total(self) -> list[Cell]:
         return [self.total]
@@ -391,4 +396,5 @@ def survey_years(state: str) -> list[int]:
 
 
 def hub_state() -> str:
-    return str(settings.COMMONGUARD_STATE)
+    """The postal code of the hub's state (one definition: orgs.states.hub_state)."""
+    return hub_state_of_orgs().postal

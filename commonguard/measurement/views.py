@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -12,9 +13,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from commonguard.accounts.viewer import viewer_for
+from commonguard.core.audit import audit_record
+from commonguard.core.models import AuditEvent
 from commonguard.measurement import dashboard as dash
-from commonguard.measurement import policies, services, stats
-from commonguard.measurement.forms import ScoresForm, SurveyForm
+from commonguard.measurement import policies, services, stats, surveys
+from commonguard.measurement.forms import ScoresForm, SurveyForm, SurveyOpenForm
 from commonguard.measurement.kanon import K
 from commonguard.measurement.layers import LAYERS
 from commonguard.measurement.models import (
@@ -22,6 +25,7 @@ from commonguard.measurement.models import (
     RECOMMENDED_MINIMUM,
     SCORE_LABELS,
     Assessment,
+    Survey,
     SurveyResponse,
 )
 from commonguard.orgs.models import Organization
@@ -226,11 +230,11 @@ def _csv(text: str, filename: str) -> HttpResponse:
 
 @vetted_required
 @require_http_methods(["GET", "POST"])
-def survey_answer(request: AuthedRequest, org_id: int) -> HttpResponse:
+def survey_answer(request: AuthedRequest, org_id: int, year: int | None = None) -> HttpResponse:
     org = _my_org(request, org_id)
     if not policies.can_answer_survey(request.user, org):
         raise Http404
-    year = _this_year()
+    year = year or _this_year()
     answered = SurveyResponse.objects.filter(organization=org, year=year).values_list("submitted_at", flat=True).first()
     form = SurveyForm(request.POST or None)
     status = 200
@@ -244,8 +248,9 @@ def survey_answer(request: AuthedRequest, org_id: int) -> HttpResponse:
                     ratings=form.cleaned_data,
                     comments=form.cleaned_data["comments"],
                 )
-            except services.SurveyAlreadyAnswered as exc:
+            except (services.SurveyAlreadyAnswered, surveys.SurveyClosed) as exc:
                 form.add_error(None, exc.messages[0])
+                status = 409
             except ValidationError as exc:
                 for fieldname, errors in exc.message_dict.items():
                     for error in errors:
@@ -253,13 +258,30 @@ def survey_answer(request: AuthedRequest, org_id: int) -> HttpResponse:
             else:
                 messages.success(request, f"Thank you: {org.name}'s answer to the {year} survey is recorded.")
                 return redirect("measurement:home")
-        status = 409 if answered else 400
+        if status == 200:
+            status = 409 if answered else 400
     return render(
         request,
         "measurement/survey_form.html",
-        {"org": org, "year": year, "form": form, "answered": answered},
+        {"org": org, "year": year, "form": form, "answered": answered, "open": surveys.open_survey(org.state, year)},
         status=status,
     )
+
+
+@vetted_required
+@require_http_methods(["GET", "POST"])
+def survey_link(request: AuthedRequest, token: str) -> HttpResponse:
+    """The answer link of an invitation e-mail: for its recipient only (anyone else: 404), once."""
+    invitation = surveys.invitation_for(token, request.user)
+    if invitation is None:
+        raise Http404
+    org, year = invitation.organization, invitation.survey.year
+    if invitation.used_at is not None:
+        messages.info(request, f"This link has been used: {org.name} has answered the {year} survey.")
+        return redirect("measurement:home")
+    if request.method == "GET" and not policies.can_answer_survey(request.user, org):
+        raise Http404
+    return survey_answer(request, org.pk, year=year)
 
 
 @vetted_required
@@ -273,6 +295,7 @@ def survey_results(request: AuthedRequest) -> HttpResponse:
         year = years[0] if years else _this_year()
     results = stats.survey_results(state, year)
     trend = stats.survey_trend(state)
+    survey = Survey.objects.filter(state=state, year=year).first()
     return render(
         request,
         "measurement/survey_results.html",
@@ -285,6 +308,7 @@ def survey_results(request: AuthedRequest) -> HttpResponse:
             "baseline": stats.BASELINE,
             "dimensions": DIMENSIONS,
             "is_owner": state in _owner_states(request),
+            "rates": surveys.response_rates(survey, exact=False) if survey else None,
             "chart": {
                 "years": [c.label for c in trend],
                 "excellent": [None if c.suppressed else c.values["excellent_pct"] for c in trend],
@@ -335,8 +359,77 @@ def survey_answers(request: AuthedRequest) -> HttpResponse:
         year = int(request.GET.get("year") or (years[0] if years else _this_year()))
     except ValueError:
         raise Http404 from None
-    rows = answers.filter(year=year).select_related("organization", "region").order_by("organization__sort_name")
+    rows = list(answers.filter(year=year).select_related("organization", "region").order_by("organization__sort_name"))
+    # Reading individual answers is recorded: who read which year's answers, and how many.
+    audit_record(
+        actor=request.user,
+        action="survey.answers.read",
+        summary=f"Read {len(rows)} individual answers of the {year} relationship survey",
+        kind=AuditEvent.Kind.READ,
+        data={"year": year, "answers": len(rows)},
+    )
     return render(request, "measurement/survey_answers.html", {"rows": rows, "year": year, "years": years})
+
+
+@vetted_required
+@require_http_methods(["GET", "POST"])
+def survey_manage(request: AuthedRequest) -> HttpResponse:
+    """The survey owners' page: open a year's survey, and the list of surveys. Others: 404."""
+    state = stats.hub_state()
+    if state not in _owner_states(request):
+        raise Http404
+    form = SurveyOpenForm(request.POST or None, initial={"year": _this_year()})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                survey = surveys.survey_open(actor=request.user, state=state, year=form.cleaned_data["year"])
+            except ValidationError as exc:
+                for error in exc.messages:
+                    form.add_error("year", error)
+            else:
+                messages.success(request, f"The {survey.year} survey is open; invitations are being sent.")
+                return redirect("measurement:survey-manage-year", year=survey.year)
+        status = 400
+    rows = Survey.objects.filter(state=state).order_by("-year")
+    return render(request, "measurement/survey_manage.html", {"form": form, "surveys": rows}, status=status)
+
+
+@vetted_required
+@require_http_methods(["GET", "POST"])
+def survey_manage_year(request: AuthedRequest, year: int) -> HttpResponse:
+    """One survey for its owners: response rate by region and size, reminders, close or reopen."""
+    state = stats.hub_state()
+    if state not in _owner_states(request):
+        raise Http404
+    survey = Survey.objects.filter(state=state, year=year).first()
+    if survey is None:
+        raise Http404
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "remind":
+                queued = surveys.survey_remind(actor=request.user, survey=survey)
+                messages.success(request, f"{queued} reminder{'s' if queued != 1 else ''} queued.")
+            elif action == "close":
+                surveys.survey_close(actor=request.user, survey=survey)
+                messages.success(request, f"The {year} survey is closed; no more answers are taken.")
+            elif action == "reopen":
+                surveys.survey_open(actor=request.user, state=state, year=year)
+                messages.success(request, f"The {year} survey is open again.")
+            else:
+                return HttpResponse("Unknown action.", status=400)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("measurement:survey-manage-year", year=year)
+    mail = dict(
+        survey.invitations.values_list("mails__status").annotate(n=Count("mails__id")).values_list("mails__status", "n")
+    )
+    return render(
+        request,
+        "measurement/survey_manage_year.html",
+        {"survey": survey, "rates": surveys.response_rates(survey, exact=True), "mail": mail},
+    )
 
 
 # --- The state dashboard ----------------------------------------------------------------------

@@ -90,3 +90,10 @@ def state_by_postal(postal: str) -> State:
         return STATES[postal.upper()]
     except KeyError:
         raise ValueError(f"Unknown state {postal!r}: use a two-letter postal code such as MI or OH.") from None
+
+
+def hub_state() -> State:
+    """The state this hub serves (settings.COMMONGUARD_STATE)."""
+    from django.conf import settings
+
+    return state_by_postal(settings.COMMONGUARD_STATE)

@@ -94,7 +94,8 @@ class GrantProgramSerializer(serializers.ModelSerializer):
         ]
 
     def get_pass_through(self, obj: GrantProgram) -> dict[str, Any]:
-        check = selectors.pass_through(obj)
+        checks = self.context.get("pass_through") or {}
+        check = checks.get(obj.pk) or selectors.pass_through(obj, user=self.context["request"].user)
         return {
             "local_total": str(check.local_total),
             "local_percent": str(check.local_percent),
@@ -116,3 +117,11 @@ class GrantProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def get_queryset(self) -> Any:
         return GrantProgram.objects.visible_to(self.request.user).select_related("administrator")
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        # A list's pass-through checks in two queries for the whole page, not two per programme.
+        if args and isinstance(args[0], list | tuple):
+            context = self.get_serializer_context()
+            context["pass_through"] = selectors.pass_through_many(list(args[0]), user=self.request.user)
+            kwargs["context"] = context
+        return super().get_serializer(*args, **kwargs)

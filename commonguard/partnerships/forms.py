@@ -29,6 +29,11 @@ class ResourceForm(Form):
     recipient_orgs = forms.TypedMultipleChoiceField(
         label="TLP:AMBER: organisations that may read it", required=False, coerce=int
     )
+    recipient_groups = forms.TypedMultipleChoiceField(
+        label="TLP:AMBER: sharing groups that may read it (groups your organisations belong to)",
+        required=False,
+        coerce=int,
+    )
     recipient_people = forms.CharField(
         label="TLP:RED: e-mail addresses of the people who may read it", required=False, widget=forms.Textarea
     )
@@ -37,12 +42,28 @@ class ResourceForm(Form):
         label="NIST CSF 2.0 categories", required=False, help_text="Codes separated by spaces, e.g. PR.AA RS.MA"
     )
 
-    def __init__(self, *args: Any, orgs: list[tuple[int, str]], all_orgs: list[tuple[int, str]], **kwargs: Any):
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        orgs: list[tuple[int, str]],
+        all_orgs: list[tuple[int, str]],
+        groups: list[tuple[int, str]],
+        editing: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         set_choices(self, "author_org", orgs)
         set_choices(self, "recipient_orgs", all_orgs)
+        set_choices(self, "recipient_groups", groups)
         self.fields["recipient_orgs"].widget.attrs["size"] = "8"
+        self.fields["recipient_groups"].widget.attrs["size"] = "4"
         self.fields["file"].widget.attrs["class"] = "usa-file-input"
+        if editing:  # the owning organisation and the file stay as they are
+            del self.fields["author_org"], self.fields["file"]
+        else:
+            del self.fields["version"]
 
 
 class SearchForm(Form):
@@ -125,10 +146,19 @@ class EventForm(Form):
     location = forms.CharField(max_length=200)
     capacity = forms.IntegerField(min_value=1, max_value=100_000)
     organizer_org = forms.TypedChoiceField(label="Organised by", coerce=int)
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, orgs: list[tuple[int, str]], **kwargs: Any):
+    def __init__(self, *args: Any, orgs: list[tuple[int, str]], editing: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         set_choices(self, "organizer_org", orgs)
+        if editing:
+            del self.fields["organizer_org"]
+            self.fields["capacity"].help_text = (
+                "Raising it gives the new places to the waiting list, in order; it cannot go below the people "
+                "registered."
+            )
+        else:
+            del self.fields["version"]
 
 
 class RegisterForm(Form):
@@ -159,6 +189,7 @@ class SubAwardForm(Form):
     project = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     status = forms.ChoiceField(choices=SubAward.Status.choices)
     self_assessment_done = forms.BooleanField(label="The locality completed its annual self-assessment", required=False)
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, orgs: list[tuple[int, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -420,7 +420,16 @@ class VolunteerOffer(TimeStampedModel):
     title = models.CharField(max_length=200)
     skills = models.CharField(max_length=300, help_text="e.g. network scanning, policy writing, phishing training")
     hours_per_month = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    # Kept by volunteer_match under a row lock (select_for_update), never set from a stale copy.
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    # The liaison's vetting; a vetted, matched resident can be handed to a mutual-aid programme's roster.
+    vetted_at = models.DateTimeField(null=True, blank=True)
+    vetted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    roster_responder = models.ForeignKey(
+        "mutualaid.Responder", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = VolunteerOfferQuerySet.as_manager()
 

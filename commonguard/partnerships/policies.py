@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commonguard.accounts.models import Role
 from commonguard.accounts.viewer import viewer_for
 from commonguard.orgs.models import Organization
 
@@ -49,3 +50,11 @@ def can_manage_program(user: Any, program: Any) -> bool:
     if viewer.is_operator or program.administrator_id in viewer.admin_org_ids:
         return True
     return program.state in viewer.staff_states
+
+
+# Who edits a library resource: the editors of the organisation that shared it (not its officials).
+RESOURCE_EDIT_ROLES = frozenset({Role.ORG_ADMIN, Role.MEMBER})
+
+
+def can_edit_resource(user: Any, resource: Any) -> bool:
+    return viewer_for(user).roles_by_org.get(resource.author_org_id) in RESOURCE_EDIT_ROLES

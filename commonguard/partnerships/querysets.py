@@ -136,8 +136,9 @@ class SubAwardQuerySet(models.QuerySet):
 class VolunteerOfferQuerySet(models.QuerySet):
     def visible_to(self, user: Any) -> VolunteerOfferQuerySet:
         """An offer (and who made it) is read by the person offering, their organisation's members, the
-        state staff of its state (the liaison matches), the local government it was matched to, and the
-        operator."""
+        state staff of its state (the liaison matches), the local government it was matched to, the
+        operator, and, once vetted and matched, the mutual-aid programme coordinators of its state
+        (who put the volunteer on their roster)."""
         from commonguard.partnerships.models import VolunteerMatch
 
         viewer = viewer_for(user)
@@ -145,15 +146,24 @@ class VolunteerOfferQuerySet(models.QuerySet):
             return self.none()
         if viewer.is_operator:
             return self.all()
+        from commonguard.mutualaid.querysets import coordinator_org_ids
+        from commonguard.orgs.models import Organization
+
         matched = Exists(
             VolunteerMatch.objects.filter(offer_id=OuterRef("pk"), need__organization_id__in=list(viewer.org_ids))
         )
-        return self.filter(
+        rule: Any = (
             Q(offered_by_id=viewer.user_id)
             | Q(organization_id__in=viewer.org_ids)
             | Q(state__in=viewer.staff_states)
             | matched
         )
+        programmes = coordinator_org_ids(viewer)
+        if programmes:
+            # Roster candidates: mutual-aid coordinators read the vetted, matched offers of their state.
+            states = Organization.objects.filter(pk__in=list(programmes)).values("state")
+            rule |= Q(vetted_at__isnull=False, status="matched", state__in=states)
+        return self.filter(rule)
 
 
 class LocalNeedQuerySet(models.QuerySet):

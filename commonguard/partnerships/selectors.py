@@ -29,7 +29,7 @@ def resource_search(
     if tag:
         qs = qs.filter(tags__name=tag.strip().lower())
     if csf_category:
-        qs = qs.filter(csf_categories__icontains=csf_category.strip().upper())
+        qs = qs.filter(csf_category_q(csf_category))
     qs = qs.annotate(use_count=Count("uses", distinct=True)).select_related("author_org")
     words = query.split()
     if not words:
@@ -51,6 +51,18 @@ def resource_search(
     for word in words:
         qs = qs.filter(Q(title__icontains=word) | Q(summary__icontains=word) | Q(tags__name__icontains=word))
     return qs.distinct().order_by("-created_at", "-id")
+
+
+def csf_category_q(code: str) -> Q:
+    """Resources tagged with exactly this CSF 2.0 category (codes are stored space-separated): "PR"
+    or "PR.A" match nothing, "PR.AA" does not match "PR.AAX"."""
+    code = code.strip().upper()
+    return (
+        Q(csf_categories=code)
+        | Q(csf_categories__startswith=f"{code} ")
+        | Q(csf_categories__endswith=f" {code}")
+        | Q(csf_categories__contains=f" {code} ")
+    )
 
 
 def resources_for_csf_category(*, user: Any, category: str, limit: int = 5) -> list[Resource]:
@@ -177,27 +189,48 @@ class PassThrough:
         return (self.program.federal_award * self.program.rural_share_minimum / 100).quantize(Decimal("0.01"))
 
 
-def pass_through(program: GrantProgram) -> PassThrough:
-    """The pass-through rules, computed from the committed sub-awards (awarded, active, closed):
-    at least `local_share_minimum` % of the federal award to local governments, at least
-    `rural_share_minimum` % to rural areas (population under `rural_population_limit`, from the
-    directory). Totals only: who got what is for `SubAward.objects.visible_to`."""
-    committed = SubAward.objects.filter(program=program, status__in=SubAward.COMMITTED).select_related("organization")
+def pass_through(program: GrantProgram, *, user: Any) -> PassThrough:
+    return pass_through_many([program], user=user)[program.pk]
+
+
+def pass_through_many(programs: list[GrantProgram], *, user: Any) -> dict[int, PassThrough]:
+    """The pass-through rules of each programme, computed from its committed sub-awards (awarded,
+    active, closed): at least `local_share_minimum` % of the federal award to local governments, at
+    least `rural_share_minimum` % to rural areas (population under `rural_population_limit`, from
+    the directory). The totals count every committed sub-award; the organisations *named* (unknown
+    population, match short) are only those whose sub-award `user` may read
+    (`SubAward.objects.visible_to`). Two queries for any number of programmes."""
+    by_program: dict[int, list[SubAward]] = {p.pk: [] for p in programs}
+    committed = (
+        SubAward.objects.filter(program__in=list(by_program), status__in=SubAward.COMMITTED)
+        .select_related("organization")
+        .order_by("organization__sort_name", "id")
+    )
+    for award in committed:
+        by_program[award.program_id].append(award)
+    readable = set(
+        SubAward.objects.visible_to(user)
+        .filter(program__in=list(by_program), status__in=SubAward.COMMITTED)
+        .values_list("pk", flat=True)
+    )
+    return {p.pk: _pass_through(p, by_program[p.pk], readable) for p in programs}
+
+
+def _pass_through(program: GrantProgram, awards: list[SubAward], readable: set[int]) -> PassThrough:
     local = rural = Decimal(0)
     unknown: list[str] = []
     shortfalls: list[tuple[str, Decimal]] = []
-    count = 0
-    for award in committed:
-        count += 1
+    for award in awards:
         org = award.organization
         if org.is_local_government:
             local += award.amount
         if org.population is None:
-            unknown.append(org.name)
+            if award.pk in readable:
+                unknown.append(org.name)
         elif org.population < program.rural_population_limit:
             rural += award.amount
         required_match = (award.amount * program.cost_share_rate / 100).quantize(Decimal("0.01"))
-        if award.match_amount < required_match:
+        if award.match_amount < required_match and award.pk in readable:
             shortfalls.append((org.name, required_match - award.match_amount))
     award_total = program.federal_award
     local_pct = (100 * local / award_total).quantize(Decimal("0.1"))
@@ -210,7 +243,7 @@ def pass_through(program: GrantProgram) -> PassThrough:
         rural_percent=rural_pct,
         local_ok=100 * local >= program.local_share_minimum * award_total,
         rural_ok=100 * rural >= program.rural_share_minimum * award_total,
-        committed_count=count,
+        committed_count=len(awards),
         unknown_population=unknown,
         match_shortfalls=shortfalls,
     )

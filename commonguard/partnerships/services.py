@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from commonguard.accounts.models import User
@@ -49,6 +50,20 @@ from commonguard.sharing.models import SharingGroup
 
 CSF_CATEGORY = re.compile(r"^(GV|ID|PR|DE|RS|RC)\.[A-Z]{2}$")
 MAX_TAGS = 12
+STALE = (
+    "Someone changed this (or you did, in another tab) after you opened this form: nothing of yours was "
+    "saved. Open it again to see the latest version, then make your change."
+)
+
+
+def version_of(row: Any) -> str:
+    """The version an edit form carries (the row's last change), checked when it is saved."""
+    return row.updated_at.isoformat()
+
+
+def _check_version(locked: Any, version: str | None) -> None:
+    if version is not None and version != version_of(locked):
+        raise ValidationError({"version": STALE}, code="stale")
 
 
 def _acting_org(actor: Any, organization: Organization, what: str) -> None:
@@ -84,7 +99,7 @@ def parse_csf_categories(text: str) -> list[str]:
     return list(dict.fromkeys(c.strip().upper() for c in re.split(r"[\s,;]+", text) if c.strip()))
 
 
-def _clean_resource(data: ResourceInput, upload: UploadedFile | None) -> dict[str, str]:
+def _clean_resource(data: ResourceInput, upload: UploadedFile | None, *, has_file: bool = False) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not data.title.strip():
         errors["title"] = "Give the resource a title."
@@ -94,10 +109,13 @@ def _clean_resource(data: ResourceInput, upload: UploadedFile | None) -> dict[st
         errors["summary"] = "Say in a sentence or two what it is and when to use it."
     if data.tlp not in TLP.values:
         errors["tlp"] = "Choose a TLP label."
-    if upload is None and not data.url:
+    if upload is None and not data.url and not has_file:
         errors["file"] = "Upload a file or give a link."
-    if upload is not None and data.url:
+    if (upload is not None or has_file) and data.url:
         errors["url"] = "Give a file or a link, not both."
+    foreign = [g.name for g in data.recipient_groups if g.pk not in set(member_group_ids(data.author_org))]
+    if foreign and data.tlp in NAMED_ORGANISATION_LABELS:
+        errors["recipient_groups"] = "Name only sharing groups your organisation belongs to: " + ", ".join(foreign)
     if data.tlp in NAMED_ORGANISATION_LABELS and not (data.recipient_orgs or data.recipient_groups):
         errors["recipient_orgs"] = "TLP:AMBER needs at least one organisation or sharing group (yours is included)."
     if data.tlp == TLP.RED and not data.recipient_people:
@@ -137,10 +155,6 @@ def resource_create(*, actor: User, data: ResourceInput, upload: UploadedFile | 
                     errors["file"] = " ".join(exc.messages)
     if errors:
         raise ValidationError(errors)
-    # Audience fields a label does not use are dropped (ADR 13): they would silently widen later.
-    orgs = data.recipient_orgs if data.tlp in NAMED_ORGANISATION_LABELS else []
-    groups = data.recipient_groups if data.tlp in NAMED_ORGANISATION_LABELS else []
-    people = data.recipient_people if data.tlp == TLP.RED else []
     resource = Resource(
         title=data.title.strip(),
         kind=data.kind,
@@ -158,10 +172,7 @@ def resource_create(*, actor: User, data: ResourceInput, upload: UploadedFile | 
         resource.file.save("upload", ContentFile(content), save=False)
     try:
         resource.save()
-        resource.recipient_orgs.set(orgs)
-        resource.recipient_groups.set(groups)
-        resource.recipient_people.set(people)
-        resource.tags.set([Tag.objects.get_or_create(name=name)[0] for name in data.tags])
+        _set_audience(resource, data)
         audit_record(
             actor=actor,
             action="library.resource.create",
@@ -175,6 +186,50 @@ def resource_create(*, actor: User, data: ResourceInput, upload: UploadedFile | 
             resource.file.delete(save=False)
         raise
     return resource
+
+
+def member_group_ids(organization: Organization) -> list[int]:
+    """The sharing groups an organisation belongs to: the only ones its members may name."""
+    rows = SharingGroup.objects.filter(Q(organizations=organization) | Q(owner=organization))
+    return list(rows.values_list("pk", flat=True).distinct())
+
+
+def _set_audience(resource: Resource, data: ResourceInput) -> None:
+    # Audience fields a label does not use are dropped (ADR 13): they would silently widen later.
+    named = data.tlp in NAMED_ORGANISATION_LABELS
+    resource.recipient_orgs.set(data.recipient_orgs if named else [])
+    resource.recipient_groups.set(data.recipient_groups if named else [])
+    resource.recipient_people.set(data.recipient_people if data.tlp == TLP.RED else [])
+    resource.tags.set([Tag.objects.get_or_create(name=name)[0] for name in data.tags])
+
+
+@transaction.atomic
+def resource_update(*, actor: User, resource: Resource, data: ResourceInput, version: str | None) -> Resource:
+    """Editors of the owning organisation (its admins and members) change a resource's text, link,
+    label, audience, tags and CSF categories. The organisation and the file stay; a form opened
+    before someone else's change is refused (STALE), nothing saved."""
+    locked = Resource.objects.select_for_update().get(pk=resource.pk)
+    if not policies.can_edit_resource(actor, locked):
+        raise PermissionDenied("Only the owning organisation's admins and members can edit this resource.")
+    _check_version(locked, version)
+    data.author_org = locked.author_org
+    errors = _clean_resource(data, None, has_file=bool(locked.file))
+    if errors:
+        raise ValidationError(errors)
+    before = locked.tlp
+    locked.title, locked.kind, locked.summary = data.title.strip(), data.kind, data.summary.strip()
+    locked.url, locked.tlp, locked.csf_categories = data.url, data.tlp, " ".join(data.csf_categories)
+    locked.save()
+    _set_audience(locked, data)
+    audit_record(
+        actor=actor,
+        action="library.resource.update",
+        summary=f"Edited “{locked.title}” ({locked.get_tlp_display()})",
+        organization=locked.author_org,
+        target=locked,
+        data={"tlp_before": before, "tlp": locked.tlp},
+    )
+    return locked
 
 
 @transaction.atomic
@@ -333,6 +388,26 @@ def milestone_complete(*, actor: User, milestone: Milestone, done_on: date | Non
 
 
 @transaction.atomic
+def goal_set_met(*, actor: User, goal: Goal, met: bool) -> Goal:
+    """The initiative's managers mark a goal met (or not met after all)."""
+    if not policies.can_manage_initiative(actor, goal.initiative):
+        raise PermissionDenied("Only the initiative's managers can mark its goals met.")
+    goal = Goal.objects.select_for_update().get(pk=goal.pk)
+    if goal.met == met:
+        return goal
+    goal.met = met
+    goal.save(update_fields=["met"])
+    audit_record(
+        actor=actor,
+        action="initiative.goal",
+        summary=f"Goal “{goal.text}” {'met' if met else 'not met'}",
+        organization=goal.initiative.lead_org,
+        target=goal.initiative,
+    )
+    return goal
+
+
+@transaction.atomic
 def progress_note_add(*, actor: User, initiative: Initiative, body: str, status: str | None = None) -> ProgressNote:
     """Managers record progress and may change the status; partner admins record progress only."""
     if not policies.can_add_progress_note(actor, initiative):
@@ -438,15 +513,7 @@ def event_create(
 ) -> Event:
     if not policies.can_lead_from(actor, organizer_org):
         raise PermissionDenied("Only an admin of the organising organisation, or state staff, can create events.")
-    errors = {}
-    if not title.strip():
-        errors["title"] = "Give the event a title."
-    if ends_at <= starts_at:
-        errors["ends_at"] = "The event must end after it starts."
-    if capacity < 1:
-        errors["capacity"] = "The capacity is at least one place."
-    if kind not in Event.Kind.values:
-        errors["kind"] = "Choose what kind of event it is."
+    errors = _clean_event(title, kind, starts_at, ends_at, capacity)
     if errors:
         raise ValidationError(errors)
     event = Event.objects.create(
@@ -469,6 +536,68 @@ def event_create(
         target=event,
     )
     return event
+
+
+def _clean_event(title: str, kind: str, starts_at: datetime, ends_at: datetime, capacity: int) -> dict[str, str]:
+    errors = {}
+    if not title.strip():
+        errors["title"] = "Give the event a title."
+    if ends_at <= starts_at:
+        errors["ends_at"] = "The event must end after it starts."
+    if capacity < 1:
+        errors["capacity"] = "The capacity is at least one place."
+    if kind not in Event.Kind.values:
+        errors["kind"] = "Choose what kind of event it is."
+    return errors
+
+
+@transaction.atomic
+def event_update(
+    *,
+    actor: User,
+    event: Event,
+    title: str,
+    kind: str,
+    description: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    location: str,
+    capacity: int,
+    version: str | None,
+) -> tuple[Event, list[Registration]]:
+    """The organisers change an event. The row is locked (as registration locks it): raising the
+    capacity gives the new places to the waiting list in the order people joined it (each told by
+    e-mail after commit); lowering it below the people registered is refused, nothing saved.
+    Returns the event and the registrations promoted."""
+    locked = Event.objects.select_for_update().get(pk=event.pk)
+    if not policies.can_manage_event(actor, locked):
+        raise PermissionDenied("Only the event's organisers can change it.")
+    _check_version(locked, version)
+    errors = _clean_event(title, kind, starts_at, ends_at, capacity)
+    taken = Registration.objects.filter(event=locked, status=Registration.Status.REGISTERED).count()
+    if "capacity" not in errors and capacity < taken:
+        errors["capacity"] = (
+            f"{taken} people are registered, so the capacity cannot go below {taken}. Keep at least {taken} "
+            "places, or cancel registrations first (each person is told)."
+        )
+    if errors:
+        raise ValidationError(errors)
+    before = locked.capacity
+    locked.title, locked.kind, locked.description = title.strip(), kind, description.strip()
+    locked.starts_at, locked.ends_at, locked.location, locked.capacity = starts_at, ends_at, location.strip(), capacity
+    locked.save()
+    audit_record(
+        actor=actor,
+        action="event.update",
+        summary=f"Changed the event “{locked.title}” ({before} → {capacity} places)",
+        organization=locked.organizer_org,
+        target=locked,
+        data={"capacity_before": before, "capacity": capacity},
+    )
+    promoted = []
+    while (row := _promote_waiting(locked)) is not None:
+        promoted.append(row)
+    return locked, promoted
 
 
 @transaction.atomic
@@ -689,10 +818,15 @@ def sub_award_save(
     status: str,
     self_assessment_done: bool,
     sub_award: SubAward | None = None,
+    version: str | None = None,
 ) -> SubAward:
-    """The programme's administrators record or update a sub-award to a local government of the state."""
+    """The programme's administrators record or update a sub-award to a local government of the state.
+    An update locks the row and refuses a form opened before someone else's change (STALE)."""
     if not policies.can_manage_program(actor, program):
         raise PermissionDenied("Only the programme's administrators can record sub-awards.")
+    if sub_award is not None:
+        sub_award = SubAward.objects.select_for_update().get(pk=sub_award.pk, program=program)
+        _check_version(sub_award, version)
     errors = {}
     if not organization.is_local_government or organization.state != program.state:
         errors["organization"] = f"Sub-awards go to local governments of {program.get_state_display()}."
@@ -802,14 +936,19 @@ def local_need_create(
 
 @transaction.atomic
 def volunteer_match(*, actor: User, offer: VolunteerOffer, need: LocalNeed, note: str = "") -> VolunteerMatch:
-    """A state liaison matches an open offer to an open need of the same state; both sides are e-mailed."""
+    """A state liaison matches an open offer to an open need of the same state; both sides are e-mailed.
+    Both rows are locked and their status read again under the lock, so two liaisons matching the same
+    offer (or need) at once cannot both succeed: the second is refused, nothing written."""
     if offer.state not in viewer_for(actor).liaison_states or need.organization.state != offer.state:
         raise PermissionDenied("Only a state liaison of the offer's and the need's state can match them.")
+    offer = VolunteerOffer.objects.select_for_update().select_related("offered_by", "organization").get(pk=offer.pk)
+    need = LocalNeed.objects.select_for_update().select_related("organization", "posted_by").get(pk=need.pk)
     if offer.status != VolunteerOffer.Status.OPEN or need.status != VolunteerOffer.Status.OPEN:
         raise ValidationError("Both the offer and the need must still be open.")
     match = VolunteerMatch.objects.create(offer=offer, need=need, matched_by=actor, note=note.strip())
-    VolunteerOffer.objects.filter(pk=offer.pk).update(status=VolunteerOffer.Status.MATCHED)
-    LocalNeed.objects.filter(pk=need.pk).update(status=VolunteerOffer.Status.MATCHED)
+    offer.status = need.status = VolunteerOffer.Status.MATCHED
+    offer.save(update_fields=["status", "updated_at"])
+    need.save(update_fields=["status", "updated_at"])
     audit_record(
         actor=actor,
         action="volunteer.match",
@@ -826,3 +965,80 @@ def volunteer_match(*, actor: User, offer: VolunteerOffer, need: LocalNeed, note
     )
     transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
     return match
+
+
+@transaction.atomic
+def volunteer_vet(*, actor: User, offer: VolunteerOffer) -> VolunteerOffer:
+    """A state liaison of the offer's state records that the volunteer is vetted (references,
+    identity, conflicts checked). Vetted and matched, a resident can go to a mutual-aid roster."""
+    if offer.state not in viewer_for(actor).liaison_states:
+        raise PermissionDenied("Only a state liaison of the offer's state can vet volunteers.")
+    offer = VolunteerOffer.objects.select_for_update().get(pk=offer.pk)
+    if offer.vetted_at is not None:
+        raise ValidationError("This volunteer is already vetted.")
+    offer.vetted_at, offer.vetted_by = timezone.now(), actor
+    offer.save(update_fields=["vetted_at", "vetted_by", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="volunteer.vet",
+        summary=f"Vetted the volunteer of “{offer.title}”",
+        organization=offer.organization,
+        target=offer,
+    )
+    return offer
+
+
+def roster_ready(offer: VolunteerOffer) -> bool:
+    """A resident's own expertise offer, vetted and matched, not yet on a roster (students are added
+    one by one by the programme, not as their university's offer)."""
+    return (
+        offer.kind == VolunteerOffer.Kind.EXPERTISE
+        and offer.vetted_at is not None
+        and offer.status == VolunteerOffer.Status.MATCHED
+        and offer.roster_responder_id is None
+    )
+
+
+@transaction.atomic
+def volunteer_to_roster(*, actor: User, offer: VolunteerOffer, programme: Organization, home_county_fips: str) -> Any:
+    """Hand a vetted, matched volunteer to a mutual-aid programme's roster: the programme's
+    coordinator adds them through mutual aid's own service (status applied, then screening: the
+    liaison's vetting is the start of screening). Partnerships never writes mutual aid's tables."""
+    from commonguard.mutualaid import services as mutualaid
+    from commonguard.mutualaid.models import Responder
+
+    offer = VolunteerOffer.objects.select_for_update().select_related("offered_by").get(pk=offer.pk)
+    if not roster_ready(offer):
+        raise ValidationError(
+            "Only a resident's vetted and matched offer that is not on a roster yet can be added to one."
+        )
+    if programme.state != offer.state:
+        raise ValidationError({"programme": "Choose a programme of the volunteer's state."})
+    person = offer.offered_by
+    if Responder.objects.filter(user_id=person.pk).exists():  # one roster place per person (mutual aid's rule)
+        raise ValidationError(f"{person.full_name or person.email} is already on a mutual-aid roster.")
+    responder = mutualaid.responder_create(
+        actor=actor,
+        data=mutualaid.ResponderInput(
+            programme=programme,
+            full_name=person.full_name or person.email,
+            email=person.email,
+            source="volunteer_corps",
+            home_county_fips=home_county_fips.strip(),
+            skills=[],
+            user_id=person.pk,
+        ),
+    )
+    responder = mutualaid.responder_transition(
+        actor=actor, responder=responder, to="screening", note="vetted by the state liaison (volunteers)"
+    )
+    offer.roster_responder = responder
+    offer.save(update_fields=["roster_responder", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="volunteer.roster",
+        summary=f"Added the volunteer of “{offer.title}” to the roster of {programme.name} (screening)",
+        organization=programme,
+        target=offer,
+    )
+    return responder

@@ -7,9 +7,11 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,6 +24,7 @@ from commonguard.partnerships.ical import calendar_for
 from commonguard.partnerships.models import (
     Engagement,
     Event,
+    Goal,
     GrantProgram,
     Initiative,
     LocalNeed,
@@ -35,6 +38,7 @@ from commonguard.partnerships.models import (
     VolunteerOffer,
 )
 from commonguard.partnerships.uploads import Sniffed
+from commonguard.sharing.models import SharingGroup
 from commonguard.web.decorators import vetted_required
 from commonguard.web.errors import apply_validation_error, error_text
 from commonguard.web.http import AuthedRequest
@@ -61,6 +65,18 @@ def _org(request: AuthedRequest, pk: int) -> Organization:
     return org
 
 
+PAGE_SIZE = 25
+
+
+def _page(request: AuthedRequest, items: Any, size: int = PAGE_SIZE) -> dict[str, Any]:
+    """One page of a long list (Django's Paginator, as the directory uses) and the query string
+    without `page`, for includes/pagination.html."""
+    page = Paginator(items, size).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {"page": page, "query": query.urlencode()}
+
+
 def _one(qs: Any, pk: int) -> Any:
     row = qs.filter(pk=pk).first()
     if row is None:
@@ -82,35 +98,52 @@ def library_list(request: AuthedRequest) -> HttpResponse:
         kind=data.get("kind", ""),
         tag=data.get("tag", ""),
         csf_category=data.get("csf", ""),
-    ).prefetch_related("tags")[:100]
-    return render(request, "partnerships/library_list.html", {"form": form, "resources": resources})
+    ).prefetch_related("tags")
+    paged = _page(request, resources)
+    context = {"form": form, "resources": paged["page"].object_list, **paged}
+    return render(request, "partnerships/library_list.html", context)
+
+
+def _my_groups(request: AuthedRequest) -> list[tuple[int, str]]:
+    """Sharing groups one of the person's organisations belongs to (or owns): the ones they may name."""
+    ids = list(viewer_for(request.user).org_ids)
+    rows = SharingGroup.objects.filter(Q(organizations__in=ids) | Q(owner_id__in=ids)).distinct().order_by("name")
+    return list(rows.values_list("pk", "name"))
+
+
+def _resource_input(request: AuthedRequest, data: dict[str, Any], author_org: Organization) -> services.ResourceInput:
+    return services.ResourceInput(
+        title=data["title"],
+        kind=data["kind"],
+        summary=data["summary"],
+        author_org=author_org,
+        tlp=data["tlp"],
+        url=data["url"],
+        tags=services.parse_tags(data["tags"]),
+        csf_categories=services.parse_csf_categories(data["csf_categories"]),
+        recipient_orgs=list(Organization.objects.visible_to(request.user).filter(pk__in=data["recipient_orgs"])),
+        recipient_groups=list(SharingGroup.objects.filter(pk__in=data["recipient_groups"])),
+        recipient_people=_people(request, data["recipient_people"]),
+    )
 
 
 @vetted_required
 def library_new(request: AuthedRequest) -> HttpResponse:
     orgs = _my_orgs(request)
-    form = f.ResourceForm(request.POST or None, request.FILES or None, orgs=orgs, all_orgs=_approved_orgs(request))
+    form = f.ResourceForm(
+        request.POST or None,
+        request.FILES or None,
+        orgs=orgs,
+        all_orgs=_approved_orgs(request),
+        groups=_my_groups(request),
+    )
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
             try:
-                people = _people(request, data["recipient_people"])
                 resource = services.resource_create(
                     actor=request.user,
-                    data=services.ResourceInput(
-                        title=data["title"],
-                        kind=data["kind"],
-                        summary=data["summary"],
-                        author_org=_org(request, data["author_org"]),
-                        tlp=data["tlp"],
-                        url=data["url"],
-                        tags=services.parse_tags(data["tags"]),
-                        csf_categories=services.parse_csf_categories(data["csf_categories"]),
-                        recipient_orgs=list(
-                            Organization.objects.visible_to(request.user).filter(pk__in=data["recipient_orgs"])
-                        ),
-                        recipient_people=people,
-                    ),
+                    data=_resource_input(request, data, _org(request, data["author_org"])),
                     upload=data["file"],
                 )
             except (ValidationError, PermissionDenied) as exc:
@@ -120,6 +153,72 @@ def library_new(request: AuthedRequest) -> HttpResponse:
                 return redirect("partnerships:resource", pk=resource.pk)
         return render(request, "partnerships/library_form.html", {"form": form}, status=400)
     return render(request, "partnerships/library_form.html", {"form": form})
+
+
+@vetted_required
+def library_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Editors of the owning organisation change a resource; anyone else: 404 like absent."""
+    resource = _one(Resource.objects.visible_to(request.user).select_related("author_org"), pk)
+    if not policies.can_edit_resource(request.user, resource):
+        raise Http404
+    initial = {
+        "title": resource.title,
+        "kind": resource.kind,
+        "summary": resource.summary,
+        "url": resource.url,
+        "tlp": resource.tlp,
+        "recipient_orgs": list(resource.recipient_orgs.values_list("pk", flat=True)),
+        "recipient_groups": list(resource.recipient_groups.values_list("pk", flat=True)),
+        "recipient_people": "\n".join(resource.recipient_people.values_list("email", flat=True)),
+        "tags": ", ".join(resource.tags.values_list("name", flat=True)),
+        "csf_categories": resource.csf_categories,
+        "version": services.version_of(resource),
+    }
+    form = f.ResourceForm(
+        request.POST or None,
+        initial=initial,
+        orgs=[],
+        all_orgs=_approved_orgs(request),
+        groups=_my_groups(request),
+        editing=True,
+    )
+
+    def save(data: dict[str, Any]) -> str:
+        services.resource_update(
+            actor=request.user,
+            resource=resource,
+            data=_resource_input(request, data, resource.author_org),
+            version=data["version"] or None,
+        )
+        return f"“{data['title']}” is saved."
+
+    done = reverse("partnerships:resource", kwargs={"pk": resource.pk})
+    return _edit_page(request, form, save, done, "partnerships/library_edit.html", {"resource": resource})
+
+
+def _edit_page(
+    request: AuthedRequest, form: Any, save: Any, done: str, template: str, context: dict[str, Any]
+) -> HttpResponse:
+    """An edit form: on a valid POST `save(cleaned_data)` (a service call) returns the success
+    message and the page redirects to `done`; a service's refusal shows on the form (400), and a form
+    opened before someone else's change says so (409, nothing saved)."""
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                message = save(form.cleaned_data)
+            except (ValidationError, PermissionDenied) as exc:
+                apply_validation_error(form, exc)
+                status = 409 if _stale(exc) else 400
+            else:
+                messages.success(request, message)
+                return redirect(done)
+    return render(request, template, {"form": form, **context}, status=status)
+
+
+def _stale(exc: Exception) -> bool:
+    return isinstance(exc, ValidationError) and hasattr(exc, "error_dict") and "version" in exc.error_dict
 
 
 def _people(request: AuthedRequest, text: str) -> list[User]:
@@ -185,6 +284,7 @@ def library_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             .values_list("organization_id", flat=True)
         ),
         "my_orgs": orgs,
+        "can_edit": policies.can_edit_resource(request.user, resource),
     }
     return render(request, "partnerships/library_detail.html", context, status=status)
 
@@ -218,8 +318,10 @@ def library_download(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_GET
 def initiative_list(request: AuthedRequest) -> HttpResponse:
     glance = selectors.initiatives_at_a_glance(user=request.user)
+    paged = _page(request, glance)
     context = {
-        "glance": glance,
+        **paged,
+        "glance": paged["page"].object_list,
         "on_track": sum(1 for g in glance if g.on_track),
         "attention": sum(1 for g in glance if not g.on_track),
         "can_create": bool(_my_orgs(request, admin=True)),
@@ -304,6 +406,14 @@ def initiative_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                 services.milestone_complete(actor=request.user, milestone=milestone)
                 messages.success(request, f"“{milestone.title}” is done.")
                 return redirect("partnerships:initiative", pk=initiative.pk)
+            if action in {"goal_met", "goal_unmet"}:
+                goal = _one(
+                    Goal.objects.visible_to(request.user).filter(initiative=initiative),
+                    int(request.POST.get("goal", 0) or 0),
+                )
+                services.goal_set_met(actor=request.user, goal=goal, met=action == "goal_met")
+                messages.success(request, f"“{goal.text}” is {'met' if action == 'goal_met' else 'not met yet'}.")
+                return redirect("partnerships:initiative", pk=initiative.pk)
             if action == "partner" and partner_form.is_valid():
                 services.partner_add(
                     actor=request.user,
@@ -376,9 +486,11 @@ def engagement_list(request: AuthedRequest) -> HttpResponse:
         raise PermissionDenied("Only state liaisons log engagements.")
     whole_state = request.GET.get("scope") == "state"
     engagements = Engagement.objects.visible_to(request.user).select_related("organization", "liaison")
+    paged = _page(request, engagements)
     context = {
         "form": form,
-        "engagements": engagements[:100],
+        **paged,
+        "engagements": paged["page"].object_list,
         "open_follow_ups": engagements.filter(follow_up__gt="", follow_up_done_on__isnull=True).order_by(
             "follow_up_due"
         ),
@@ -420,8 +532,9 @@ def event_list(request: AuthedRequest) -> HttpResponse:
     from django.db.models import Count, Q
 
     events = events.annotate(taken=Count("registrations", filter=Q(registrations__status="registered")))
-    rows = [(e, mine.get(e.pk), max(e.capacity - e.taken, 0)) for e in events]
-    context = {"rows": rows, "can_create": bool(_my_orgs(request, admin=True))}
+    paged = _page(request, events.order_by("starts_at", "id"))
+    rows = [(e, mine.get(e.pk), max(e.capacity - e.taken, 0)) for e in paged["page"].object_list]
+    context = {**paged, "rows": rows, "can_create": bool(_my_orgs(request, admin=True))}
     return render(request, "partnerships/event_list.html", context)
 
 
@@ -453,6 +566,47 @@ def event_new(request: AuthedRequest) -> HttpResponse:
                 return redirect("partnerships:event", pk=event.pk)
         return render(request, "partnerships/event_form.html", {"form": form}, status=400)
     return render(request, "partnerships/event_form.html", {"form": form})
+
+
+@vetted_required
+def event_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The organisers change an event (capacity included); anyone else: 404 like absent."""
+    event = _one(Event.objects.visible_to(request.user).select_related("organizer_org"), pk)
+    if not policies.can_manage_event(request.user, event):
+        raise Http404
+    tz = timezone.get_current_timezone()
+    initial = {
+        "title": event.title,
+        "kind": event.kind,
+        "description": event.description,
+        "starts_at": event.starts_at.astimezone(tz),
+        "ends_at": event.ends_at.astimezone(tz),
+        "location": event.location,
+        "capacity": event.capacity,
+        "version": services.version_of(event),
+    }
+    form = f.EventForm(request.POST or None, initial=initial, orgs=[], editing=True)
+
+    def save(data: dict[str, Any]) -> str:
+        saved, promoted = services.event_update(
+            actor=request.user,
+            event=event,
+            title=data["title"],
+            kind=data["kind"],
+            description=data["description"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            location=data["location"],
+            capacity=data["capacity"],
+            version=data["version"] or None,
+        )
+        if promoted:
+            names = ", ".join(str(r.user) for r in promoted)
+            messages.info(request, f"From the waiting list to the new places: {names}.")
+        return f"“{saved.title}” is saved."
+
+    done = reverse("partnerships:event", kwargs={"pk": event.pk})
+    return _edit_page(request, form, save, done, "partnerships/event_edit.html", {"event": event})
 
 
 @vetted_required
@@ -590,13 +744,16 @@ def grant_list(request: AuthedRequest) -> HttpResponse:
                 return redirect("partnerships:grant", pk=program.pk)
         status = 400
     readable = GrantProgram.objects.visible_to(request.user).select_related("administrator")
-    programs = [(p, selectors.pass_through(p)) for p in readable]
+    paged = _page(request, readable)
+    shown = list(paged["page"].object_list)
+    checks = selectors.pass_through_many(shown, user=request.user)
+    programs = [(p, checks[p.pk]) for p in shown]
     my_awards = (
         SubAward.objects.visible_to(request.user)
         .filter(organization_id__in=viewer.org_ids)
         .select_related("program", "organization")
     )
-    context = {"programs": programs, "form": form, "my_awards": my_awards}
+    context = {**paged, "programs": programs, "form": form, "my_awards": my_awards}
     return render(request, "partnerships/grant_list.html", context, status=status)
 
 
@@ -634,12 +791,55 @@ def grant_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only the programme's administrators record sub-awards.")
     context = {
         "program": program,
-        "check": selectors.pass_through(program),
+        "check": selectors.pass_through(program, user=request.user),
         "awards": SubAward.objects.visible_to(request.user).filter(program=program).select_related("organization"),
         "can_manage": can_manage,
         "form": form,
     }
     return render(request, "partnerships/grant_detail.html", context, status=status)
+
+
+@vetted_required
+def grant_award_edit(request: AuthedRequest, pk: int, award_pk: int) -> HttpResponse:
+    """The programme's administrators change a sub-award; anyone else: 404 like absent."""
+    program = _one(GrantProgram.objects.visible_to(request.user), pk)
+    award = _one(
+        SubAward.objects.visible_to(request.user).filter(program=program).select_related("organization"), award_pk
+    )
+    if not policies.can_manage_program(request.user, program):
+        raise Http404
+    local = _approved_orgs(request, state=program.state, kind__in=Organization.LOCAL_GOVERNMENT_KINDS)
+    initial = {
+        "organization": award.organization_id,
+        "amount": award.amount,
+        "match_amount": award.match_amount,
+        "objective": award.objective,
+        "project": award.project,
+        "status": award.status,
+        "self_assessment_done": award.self_assessment_done,
+        "version": services.version_of(award),
+    }
+    form = f.SubAwardForm(request.POST or None, initial=initial, orgs=local)
+
+    def save(data: dict[str, Any]) -> str:
+        services.sub_award_save(
+            actor=request.user,
+            program=program,
+            organization=_org(request, data["organization"]),
+            amount=data["amount"],
+            match_amount=data["match_amount"],
+            objective=data["objective"],
+            project=data["project"],
+            status=data["status"],
+            self_assessment_done=data["self_assessment_done"],
+            sub_award=award,
+            version=data["version"] or None,
+        )
+        return f"Sub-award to {award.organization.name} saved."
+
+    done = reverse("partnerships:grant", kwargs={"pk": program.pk})
+    context = {"program": program, "award": award}
+    return _edit_page(request, form, save, done, "partnerships/sub_award_edit.html", context)
 
 
 # --- Volunteers and interns ------------------------------------------------------------------
@@ -692,6 +892,22 @@ def volunteers(request: AuthedRequest) -> HttpResponse:
                 services.volunteer_match(actor=request.user, offer=offer, need=need, note=request.POST.get("note", ""))
                 messages.success(request, f"Matched “{offer.title}” to {need.organization.name}.")
                 return redirect("partnerships:volunteers")
+            if action == "vet":
+                offer = _one(VolunteerOffer.objects.visible_to(request.user), int(request.POST.get("offer", 0) or 0))
+                services.volunteer_vet(actor=request.user, offer=offer)
+                messages.success(request, f"The volunteer of “{offer.title}” is vetted.")
+                return redirect("partnerships:volunteers")
+            if action == "roster":
+                offer = _one(VolunteerOffer.objects.visible_to(request.user), int(request.POST.get("offer", 0) or 0))
+                programme = _org(request, int(request.POST.get("programme", 0) or 0))
+                responder = services.volunteer_to_roster(
+                    actor=request.user,
+                    offer=offer,
+                    programme=programme,
+                    home_county_fips=request.POST.get("home_county_fips", ""),
+                )
+                messages.success(request, f"{responder.full_name} is on the roster of {programme.name} (screening).")
+                return redirect("partnerships:volunteers")
             status = 400
         except (ValidationError, PermissionDenied) as exc:
             target = {"offer": offer_form, "need": need_form}.get(action or "")
@@ -712,5 +928,16 @@ def volunteers(request: AuthedRequest) -> HttpResponse:
             "offer__organization", "need__organization", "offer__offered_by"
         )[:50],
         "is_liaison": bool(viewer.liaison_states),
+        "to_vet": offers.filter(state__in=viewer.liaison_states, vetted_at__isnull=True).exclude(status="closed"),
+        "roster_candidates": [o for o in offers.filter(vetted_at__isnull=False) if services.roster_ready(o)],
+        "programmes": _coordinated_programmes(request),
     }
     return render(request, "partnerships/volunteers.html", context, status=status)
+
+
+def _coordinated_programmes(request: AuthedRequest) -> list[tuple[int, str]]:
+    """The mutual-aid programmes (organisations) the person coordinates: where they may add responders."""
+    from commonguard.mutualaid.querysets import coordinator_org_ids
+
+    ids = list(coordinator_org_ids(viewer_for(request.user)))
+    return list(Organization.objects.filter(pk__in=ids).order_by("sort_name").values_list("pk", "name"))

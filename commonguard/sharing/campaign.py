@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -34,7 +33,7 @@ from commonguard.accounts.models import Membership
 from commonguard.accounts.viewer import Viewer, viewer_for
 from commonguard.core.tlp import TLP
 from commonguard.orgs.models import Organization
-from commonguard.orgs.states import STATES
+from commonguard.orgs.states import hub_state as orgs_hub_state
 from commonguard.sharing.models import Alert, Sighting
 
 # A county is placed on the map for someone who may not see who reported only when at least this
@@ -149,7 +148,7 @@ def scale_json() -> dict[str, Any]:
 
 
 def hub_state() -> tuple[str, str]:
-    state = STATES[settings.COMMONGUARD_STATE]
+    state = orgs_hub_state()
     return state.fips, state.name
 
 

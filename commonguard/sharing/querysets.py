@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 from commonguard.accounts.viewer import viewer_for
-from commonguard.core.tlp import TLP
+from commonguard.core.audience import tlp_audience
 
 
 class AlertQuerySet(models.QuerySet):
@@ -41,14 +41,9 @@ class AlertQuerySet(models.QuerySet):
         named_person = Exists(
             Alert.recipient_people.through.objects.filter(alert_id=OuterRef("pk"), user_id=viewer.user_id or 0)
         )
-        live = Q(status__in=Alert.LIVE_STATUSES)
-        rule = (
-            own_drafts
-            | live & Q(tlp__in=[TLP.CLEAR, TLP.GREEN])
-            | live & Q(tlp__in=[TLP.AMBER, TLP.AMBER_STRICT]) & (Q(author_org_id__in=my_orgs) | named_org | in_group)
-            | live & Q(tlp=TLP.RED) & (Q(author_id=viewer.user_id) | named_person)
-        )
-        return self.filter(rule)
+        # The label's audience is the one table of ADR 13, shared with the library (core/audience.py).
+        audience = tlp_audience(viewer, named_org=named_org, named_person=named_person, in_group=in_group)
+        return self.filter(own_drafts | Q(status__in=Alert.LIVE_STATUSES) & audience)
 
 
 class IndicatorQuerySet(models.QuerySet):

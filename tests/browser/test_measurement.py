@@ -22,7 +22,7 @@ from tests.browser.conftest import (
     screenshot,
     sign_in_by_cookie,
 )
-from tests.measurement_helpers import answer, cities, ensure_csf, submitted
+from tests.measurement_helpers import answer, cities, ensure_csf, open_survey, submitted
 
 YEAR = timezone.now().year
 
@@ -89,6 +89,7 @@ def test_score_a_function_refuse_a_bad_score_and_see_the_radar(page: Any, live_s
 
 @pytest.mark.browser
 def test_the_survey_is_answered_once(page: Any, second_page: Any, live_server: Any, hub: Hub) -> None:
+    open_survey(YEAR)
     for p in (page, second_page):
         sign_in_by_cookie(p.context, live_server, hub.admin)
         p.goto(f"/measurement/survey/{hub.ingham.pk}/")
@@ -157,12 +158,14 @@ def _results(page: Any, live_server: Any, hub: Hub) -> str:
 
 
 def _survey(page: Any, live_server: Any, hub: Hub) -> str:
+    open_survey(YEAR)
     sign_in_by_cookie(page.context, live_server, hub.admin)
     page.goto(f"/measurement/survey/{hub.ingham.pk}/")
     return f"{YEAR} relationship survey: Ingham County"
 
 
 def _survey_errors(page: Any, live_server: Any, hub: Hub) -> str:
+    open_survey(YEAR)
     answer(hub.ingham, YEAR, "fair")
     sign_in_by_cookie(page.context, live_server, hub.admin)
     page.goto(f"/measurement/survey/{hub.ingham.pk}/")
@@ -192,7 +195,29 @@ def _home(page: Any, live_server: Any, hub: Hub) -> str:
     return "Measurement"
 
 
+def _survey_manage(page: Any, live_server: Any, hub: Hub) -> str:
+    from commonguard.measurement import surveys
+    from commonguard.measurement.models import SurveyOwner
+
+    SurveyOwner.objects.create(state="MI", user=hub.liaison)
+    surveys.survey_open(actor=hub.liaison, state="MI", year=YEAR)
+    sign_in_by_cookie(page.context, live_server, hub.liaison)
+    page.goto(f"/measurement/survey/manage/{YEAR}/")
+    return f"{YEAR} relationship survey: open"
+
+
+def _survey_manage_list(page: Any, live_server: Any, hub: Hub) -> str:
+    from commonguard.measurement.models import SurveyOwner
+
+    SurveyOwner.objects.create(state="MI", user=hub.liaison)
+    sign_in_by_cookie(page.context, live_server, hub.liaison)
+    page.goto("/measurement/survey/manage/")
+    return "Run the relationship survey"
+
+
 MEASUREMENT_PAGES: dict[str, Callable[[Any, Any, Hub], str]] = {
+    "survey-manage": _survey_manage,
+    "survey-manage-list": _survey_manage_list,
     "measurement-home": _home,
     "assessment-edit": _assessment,
     "assessment-edit-errors": _assessment_errors,
@@ -213,3 +238,34 @@ def test_measurement_page_has_no_axe_violations(name: str, axe_page: Any, live_s
     screenshot(axe_page, name)
     if violations:
         pytest.fail(describe_violations(name, axe_page.url, violations), pytrace=False)
+
+
+@pytest.mark.browser
+def test_the_owner_opens_the_survey_and_the_it_lead_answers_through_the_link(
+    page: Any, second_page: Any, live_server: Any, hub: Hub
+) -> None:
+    from django.urls import reverse
+
+    from commonguard.measurement import surveys
+    from commonguard.measurement.models import SurveyInvitation, SurveyOwner
+
+    SurveyOwner.objects.create(state="MI", user=hub.liaison)
+    sign_in_by_cookie(page.context, live_server, hub.liaison)
+    page.goto("/measurement/survey/manage/")
+    page.get_by_label("Survey year").fill(str(YEAR))
+    page.get_by_role("button", name="Open the survey and invite the IT leads").click()
+    expect(page.locator(".cg-messages")).to_contain_text(f"The {YEAR} survey is open")
+    expect(page.get_by_role("table", name="Response rate by region")).to_contain_text("Region 1")
+    invitation = SurveyInvitation.objects.get(recipient=hub.admin)
+    link = reverse("measurement:survey-link", kwargs={"token": surveys.answer_token(invitation)})
+    sign_in_by_cookie(second_page.context, live_server, hub.admin)
+    second_page.goto(link)
+    for group in ("Information sharing", "Resource sharing", "Education and training"):
+        second_page.get_by_role("group", name=group).get_by_text("Fair").click()
+    second_page.get_by_role("button", name="Send the answer").click()
+    expect(second_page.locator(".cg-messages")).to_contain_text(f"answer to the {YEAR} survey is recorded")
+    second_page.goto(link)
+    expect(second_page.locator(".cg-messages")).to_contain_text("This link has been used")
+    page.reload()
+    expect(page.get_by_role("table", name="Response rate by region")).to_contain_text("100 %")
+    page.errors.assert_none()

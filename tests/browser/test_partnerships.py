@@ -199,7 +199,7 @@ def content(hub: Hub, settings: Any, tmp_path: Any) -> dict[str, Any]:
         cost_share_rate=Decimal(30),
         administrator=hub.state_it,
     )
-    services.sub_award_save(
+    award = services.sub_award_save(
         actor=hub.liaison,
         program=program,
         organization=hub.ingham,
@@ -221,7 +221,15 @@ def content(hub: Hub, settings: Any, tmp_path: Any) -> dict[str, Any]:
         skills="vulnerability scanning",
         hours_per_month=4,
     )
-    return {"resource": resource, "initiative": initiative, "event": event, "program": program}
+    return {
+        "resource": resource,
+        "initiative": initiative,
+        "event": event,
+        "program": program,
+        "resource-edit": resource,
+        "event-edit": event,
+        "sub-award-edit": award,
+    }
 
 
 @pytest.mark.browser
@@ -244,6 +252,9 @@ def content(hub: Hub, settings: Any, tmp_path: Any) -> dict[str, Any]:
         ("grant", "liaison", "program"),
         ("volunteers-liaison", "liaison", "/partnerships/volunteers/"),
         ("volunteers-member", "member", "/partnerships/volunteers/"),
+        ("resource-edit", "member", "resource-edit"),
+        ("event-edit", "liaison", "event-edit"),
+        ("sub-award-edit", "liaison", "sub-award-edit"),
     ],
 )
 def test_partnerships_pages_have_no_axe_violations(
@@ -257,6 +268,9 @@ def test_partnerships_pages_have_no_axe_violations(
             "initiative": f"/partnerships/initiatives/{obj.pk}/",
             "event": f"/partnerships/events/{obj.pk}/",
             "program": f"/partnerships/grants/{obj.pk}/",
+            "resource-edit": f"/partnerships/library/{obj.pk}/edit/",
+            "event-edit": f"/partnerships/events/{obj.pk}/edit/",
+            "sub-award-edit": f"/partnerships/grants/{getattr(obj, 'program_id', 0)}/awards/{obj.pk}/edit/",
         }[path]
     response = axe_page.goto(path)
     assert response is not None and response.status == 200
@@ -278,3 +292,23 @@ def test_form_errors_have_no_axe_violations(axe_page: Any, live_server: Any, hub
     expect(axe_page.locator(".usa-error-message")).to_contain_text("is not a type the library accepts")
     assert not Resource.objects.exists()
     _no_axe_violations(axe_page, "library-upload-error")
+
+
+@pytest.mark.browser
+def test_raising_an_events_capacity_promotes_the_waiting_list(
+    page: Any, live_server: Any, hub: Hub, content: dict[str, Any]
+) -> None:
+    event = content["event"]
+    Event.objects.filter(pk=event.pk).update(capacity=1)
+    services.event_register(actor=hub.admin, event=event, organization=hub.ingham)  # waiting
+    sign_in_by_cookie(page.context, live_server, hub.liaison)
+    page.goto(f"/partnerships/events/{event.pk}/edit/")
+    page.get_by_label("Capacity").fill("0")
+    page.get_by_role("button", name="Save the event").click()
+    expect(page.locator(".usa-error-message").first).to_be_visible()
+    page.errors.clear()  # the refusal is a 400, which the browser reports
+    page.get_by_label("Capacity").fill("2")
+    page.get_by_role("button", name="Save the event").click()
+    expect(page.locator(".cg-messages")).to_contain_text("From the waiting list to the new places: Ada Admin")
+    assert Registration.objects.get(event=event, user=hub.admin).status == "registered"
+    page.errors.assert_none()

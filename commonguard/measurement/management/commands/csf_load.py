@@ -9,6 +9,7 @@ from django.db import transaction
 
 from commonguard.measurement.csf import CATALOGUE_FILE, CsfCatalogueError, read_catalogue, sync_catalogue
 from commonguard.measurement.models import CsfCategory, CsfFunction, CsfSubcategory
+from commonguard.measurement.stats import catalogue_reset
 
 
 class Command(BaseCommand):
@@ -26,6 +27,7 @@ class Command(BaseCommand):
             counts = sync_catalogue(
                 data, function_model=CsfFunction, category_model=CsfCategory, sub_model=CsfSubcategory
             )
+        transaction.on_commit(catalogue_reset)
         self.stdout.write(
             f"CSF 2.0: {counts.functions} functions, {counts.categories} categories, "
             f"{counts.subcategories} subcategories."
