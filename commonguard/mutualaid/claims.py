@@ -38,6 +38,7 @@ from commonguard.mutualaid.models import (
     Deployment,
     ExpenseLog,
     ReimbursementClaim,
+    Responder,
     TimeLog,
 )
 
@@ -95,11 +96,17 @@ def _log_refusal(actor: Any, deployment: Deployment, day: date) -> None:
 
 
 def _locked(deployment: Deployment) -> Deployment:
-    return (
+    """The deployment, locked, and its responder's row locked too: the 24-hours-a-day rule counts the
+    responder's hours across all their deployments, so two logs for one day are written one after
+    the other. (On PostgreSQL the joined FOR UPDATE already locks the responder's row; the explicit
+    lock keeps the rule if the select is ever narrowed with `of=`.)"""
+    locked = (
         Deployment.objects.select_for_update()
         .select_related("responder", "responder__programme", "request", "request__requesting_org")
         .get(pk=deployment.pk)
     )
+    Responder.objects.select_for_update().filter(pk=locked.responder_id).values_list("pk", flat=True).first()
+    return locked
 
 
 @transaction.atomic
