@@ -214,6 +214,17 @@ def _claim_or_404(request: AuthedRequest, pk: int) -> tuple[Deployment, Reimburs
     return deployment, claim
 
 
+# The claim page's buttons, by the status they move to.
+MOVE_LABELS: dict[str, str] = {
+    ReimbursementClaim.Status.SUBMITTED: "Submit the claim",
+    ReimbursementClaim.Status.REVIEWED: "Mark reviewed",
+    ReimbursementClaim.Status.APPROVED: "Approve",
+    ReimbursementClaim.Status.PAID: "Mark paid",
+    ReimbursementClaim.Status.WAIVED: "Waive the claim",
+    ReimbursementClaim.Status.COLLECTING: "Return for correction",
+}
+
+
 @vetted_required
 def claim_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     deployment, claim = _claim_or_404(request, pk)
@@ -240,8 +251,7 @@ def claim_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         for to in claims.CLAIM_TRANSITIONS[claim.status]:
             mine = can_coordinate if to in claims.PROVIDER_MOVES else can_review
             if mine:
-                label = "Return for correction" if to == ReimbursementClaim.Status.COLLECTING else None
-                moves.append((to, label or str(ReimbursementClaim.Status(to).label)))
+                moves.append((to, MOVE_LABELS[to]))
         moves.sort(key=lambda m: list(ReimbursementClaim.Status.values).index(m[0]))
     context = {
         "d": deployment,

@@ -146,7 +146,7 @@ def test_log_release_claim_pdf(axe_page: Any, live_server: Any, hub: Hub, tmp_pa
     expect(page.locator("#claim-total")).to_have_text("$928.20")
     expect(page.locator("#claim-status")).to_have_text("Collecting")
     _check(page, "mutualaid-claim")
-    page.get_by_role("button", name="Submitted").click()
+    page.get_by_role("button", name="Submit the claim").click()
     expect(page.locator("#claim-status")).to_have_text("Submitted")
     with page.expect_download() as info:
         page.locator("#claim-pdf").click()
@@ -161,7 +161,7 @@ def test_log_release_claim_pdf(axe_page: Any, live_server: Any, hub: Hub, tmp_pa
     # 4. The county's admin reviews the claim.
     _switch(page, live_server, hub.admin)
     page.goto(f"/mutualaid/deployments/{deployment.pk}/claim/")
-    page.get_by_role("button", name="Reviewed").click()
+    page.get_by_role("button", name="Mark reviewed").click()
     expect(page.locator("#claim-status")).to_have_text("Reviewed")
     _check(page, "mutualaid-claim-reviewed")
     page.errors.assert_none()
