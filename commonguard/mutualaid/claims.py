@@ -55,6 +55,11 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _hours(value: Decimal) -> str:
+    """7.50 -> "7.5", 20.00 -> "20" (the same on SQLite and PostgreSQL, whose sums keep the scale)."""
+    return format(Decimal(value).normalize(), "f")
+
+
 def can_log(actor: Any, deployment: Deployment) -> bool:
     """The responder on the deployment, or a coordinator of their programme entering their timesheet."""
     responder = deployment.responder
@@ -131,8 +136,8 @@ def time_log(
     if already + amount > 24:
         raise ValidationError(
             {
-                "hours": f"A day has 24 hours: {already:g} h are already logged for {day:%Y-%m-%d}, "
-                f"so at most {max(Decimal(0), 24 - already):g} h more."
+                "hours": f"A day has 24 hours: {_hours(already)} h are already logged for {day:%Y-%m-%d}, "
+                f"so at most {_hours(max(Decimal(0), 24 - already))} h more."
             }
         )
     if len(note) > 300:
@@ -143,7 +148,7 @@ def time_log(
     audit_record(
         actor=actor,
         action="mutualaid.time.log",
-        summary=f"{deployment.responder.full_name}: {amount:g} h {log.get_activity_display().lower()} on {day}",
+        summary=f"{deployment.responder.full_name}: {_hours(amount)} h {log.get_activity_display().lower()} on {day}",
         organization=deployment.responder.programme,
         target=deployment,
     )
@@ -579,7 +584,7 @@ def claim_assemble(*, actor: Any, deployment: Deployment) -> ReimbursementClaim:
     audit_record(
         actor=actor,
         action="mutualaid.claim.assemble",
-        summary=f"Claim {claim.number} assembled: ${claim.total} ({claim.hours:g} h, {len(expenses)} expense(s))",
+        summary=f"Claim {claim.number} assembled: ${claim.total} ({_hours(claim.hours)} h, {len(expenses)} expense(s))",
         organization=deployment.responder.programme,
         target=claim,
     )
