@@ -136,6 +136,34 @@ class DocumentForm(Form):
     file = forms.FileField(label="Signed copy (PDF)")
 
 
+def _agreement_act(request: AuthedRequest, agreement: Agreement, action: str, form: Any) -> None:
+    """One of the edit page's forms, valid: the service that saves it."""
+    data = form.cleaned_data if form is not None else {}
+    if action == "terms":
+        manage.agreement_update(actor=request.user, agreement=agreement, data=_input(data, agreement.administrator))
+    elif action == "rates":
+        manage.agreement_rates_set(actor=request.user, agreement=agreement, **data)
+    elif action == "party":
+        services.agreement_party_sign(
+            actor=request.user,
+            agreement=agreement,
+            organization=Organization.objects.get(pk=data["organization"]),
+            signed_on=data["signed_on"],
+            signed_by_name=data["signed_by_name"],
+            title=data["title"],
+        )
+    elif action == "document":
+        manage.agreement_document_add(
+            actor=request.user,
+            agreement=agreement,
+            title=data["title"],
+            upload=data["file"],
+            signed_on=data["signed_on"],
+        )
+    else:
+        services.agreement_set_status(actor=request.user, agreement=agreement, status=request.POST.get("to", ""))
+
+
 @vetted_required
 def agreement_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     agreement = selectors.agreement_list(request.user).filter(pk=pk).first()
@@ -159,44 +187,17 @@ def agreement_edit(request: AuthedRequest, pk: int) -> HttpResponse:
         prefix="doc",
     )
     status = 200
+    target = {"terms": form, "rates": rates_form, "party": party_form, "document": document_form}.get(action or "")
     if action is not None:
+        status = 400  # unless saved below
+    if action == "status" or (target is not None and target.is_valid()):
         try:
-            if action == "terms" and form.is_valid():
-                manage.agreement_update(
-                    actor=request.user, agreement=agreement, data=_input(form.cleaned_data, agreement.administrator)
-                )
-            elif action == "rates" and rates_form.is_valid():
-                manage.agreement_rates_set(actor=request.user, agreement=agreement, **rates_form.cleaned_data)
-            elif action == "party" and party_form.is_valid():
-                data = party_form.cleaned_data
-                services.agreement_party_sign(
-                    actor=request.user,
-                    agreement=agreement,
-                    organization=Organization.objects.get(pk=data["organization"]),
-                    signed_on=data["signed_on"],
-                    signed_by_name=data["signed_by_name"],
-                    title=data["title"],
-                )
-            elif action == "document" and document_form.is_valid():
-                data = document_form.cleaned_data
-                manage.agreement_document_add(
-                    actor=request.user,
-                    agreement=agreement,
-                    title=data["title"],
-                    upload=data["file"],
-                    signed_on=data["signed_on"],
-                )
-            elif action == "status":
-                services.agreement_set_status(actor=request.user, agreement=agreement, status=request.POST["to"])
-            else:
-                raise ValidationError("")
+            _agreement_act(request, agreement, action or "", target)
         except (ValidationError, PermissionDenied) as exc:
-            target = {"terms": form, "rates": rates_form, "party": party_form, "document": document_form}.get(action)
-            if target is not None and isinstance(exc, ValidationError) and exc.messages != [""]:
+            if target is not None and isinstance(exc, ValidationError):
                 apply_validation_error(target, exc)
-            elif not (isinstance(exc, ValidationError) and exc.messages == [""]):
+            else:
                 messages.error(request, error_text(exc))
-            status = 400
         else:
             messages.success(request, "Saved.")
             return redirect("mutualaid:agreement-edit", pk=agreement.pk)
