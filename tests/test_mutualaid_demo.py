@@ -25,7 +25,7 @@ def test_demo_mutual_aid(db: Any, settings: Any, tmp_path: Any) -> None:
     rita = Responder.objects.get(user__email="responder@demo.test")
     assert rita.programme.kind == "volunteer_corps" and rita.status == "active"
     assert TeamPackage.objects.filter(is_template=False, status="active").count() == 1
-    aid = AssistanceRequest.objects.get()
+    aid = AssistanceRequest.objects.get(title__startswith="Ransomware")
     ingham = Organization.objects.get(county_fips="26065", kind="county")
     assert aid.requesting_org == ingham
     admin = User.objects.get(email="admin.ingham@demo.test")

@@ -38,6 +38,7 @@ def seed_demo(state: State) -> int:
     """Seed once; a second run changes nothing. Returns the number of responders on the roster."""
     if Agreement.objects.filter(name=COMPACT).exists():
         seed_offers(state)
+        seed_claims_demo(state)
         return Responder.objects.count()
     key = f"demo:{state.postal}:"
     hub = {k: Organization.objects.get(source_key=key + k) for k in ("state-it", "guard", "corps", "university")}
@@ -241,6 +242,7 @@ def seed_demo(state: State) -> int:
             ),
         )
     seed_offers(state)
+    seed_claims_demo(state)
     return len(roster)
 
 
@@ -315,3 +317,117 @@ def seed_offers(state: State) -> None:
                 responders=corps_team,
             ),
         )
+
+
+CLAIMS_REQUEST = "Business email compromise at the county treasurer (demo)"
+
+
+@transaction.atomic
+def seed_claims_demo(state: State) -> None:
+    """The end of the chain (ADR 33), idempotent: rates on the compact, a request under way with Rita
+    Responder deployed and logging, a second responder released with a submitted claim, and an
+    after-action report. Shown on the dashboard and the deployments' pages."""
+    from decimal import Decimal
+
+    from commonguard.mutualaid import claims
+    from commonguard.mutualaid.models import AgreementRates, Deployment
+
+    if AssistanceRequest.objects.filter(title=CLAIMS_REQUEST).exists():
+        return
+    compact = Agreement.objects.filter(name=COMPACT).first()
+    first = AssistanceRequest.objects.filter(title__endswith="(demo)").select_related("requesting_org").first()
+    coordinator = User.objects.filter(email="coordinator@demo.test").first()
+    if compact is None or first is None or coordinator is None:
+        return
+    AgreementRates.objects.get_or_create(
+        agreement=compact, defaults={"personnel_hourly": Decimal("85.00"), "per_diem_daily": Decimal("59.00")}
+    )
+    home = first.requesting_org
+    admin = first.created_by
+    today = timezone.localdate()
+    aid = services.request_create(
+        actor=admin,
+        data=services.RequestInput(
+            requesting_org=home,
+            title=CLAIMS_REQUEST,
+            description="A vendor's mailbox was taken over and sent the treasurer new bank details. We need help to "
+            "scope the mailbox rules, reset the tenant's sessions and check the payment runs.",
+            skills=["email", "identity", "forensics"],
+            starts_on=today,
+            duration_days=14,
+            headcount=2,
+        ),
+    )
+    AssistanceRequest.objects.filter(pk=aid.pk).update(
+        starts_on=today - timedelta(days=9), status=AssistanceRequest.Status.FILLED
+    )
+    active = list(
+        Responder.objects.filter(status=Responder.Status.ACTIVE, programme__responders__isnull=False).distinct()
+    )
+    rita = next((r for r in active if r.email == "responder@demo.test"), None)
+    other = next((r for r in active if r != rita and not r.conflicts.filter(pk=home.pk).exists()), None)
+    if rita is None or other is None:
+        return
+    under_way = Deployment.objects.create(
+        request=aid,
+        responder=rita,
+        status=Deployment.Status.ACTIVE,
+        starts_on=today - timedelta(days=4),
+        ends_on=today + timedelta(days=3),
+    )
+    done = Deployment.objects.create(
+        request=aid,
+        responder=other,
+        status=Deployment.Status.ACTIVE,
+        starts_on=today - timedelta(days=9),
+        ends_on=today - timedelta(days=2),
+    )
+    for deployment, days in ((under_way, range(4, 0, -1)), (done, range(9, 2, -1))):
+        for n, back in enumerate(days):
+            day = today - timedelta(days=back)
+            claims.time_log(
+                actor=coordinator,
+                deployment=deployment,
+                day=day,
+                hours=Decimal(["8", "10.5", "9", "6.5"][n % 4]),
+                activity=["triage", "forensics", "containment", "recovery", "reporting"][n % 5],
+            )
+        claims.expense_log(
+            actor=coordinator,
+            deployment=deployment,
+            day=deployment.starts_on,
+            category="travel",
+            amount=Decimal("214.60"),
+            description="Mileage to the county building and back (demo)",
+        )
+    claims.expense_log(
+        actor=coordinator,
+        deployment=done,
+        day=done.starts_on + timedelta(days=1),
+        category="equipment",
+        amount=Decimal("89.99"),
+        description="Write blocker (demo)",
+    )
+    claims.release(
+        actor=coordinator,
+        deployment=done,
+        access_removed=True,
+        equipment_returned=True,
+        handover_notes="Mailbox rules removed, sessions revoked, MFA enforced for finance. Open: the vendor's own "
+        "investigation; the treasurer's office holds the evidence export.",
+    )
+    claim = claims.claim_assemble(actor=coordinator, deployment=done)
+    claims.claim_transition(actor=coordinator, claim=claim, to="submitted")
+    claims.claim_assemble(actor=coordinator, deployment=under_way)
+    claims.aar_create(
+        actor=admin,
+        request=aid,
+        data=claims.AfterActionInput(
+            title=f"After-action report: {CLAIMS_REQUEST}",
+            timeline=claims.aar_template(aid)["timeline"],
+            what_worked="A responder was on the tenant within four hours; the compact's terms needed no negotiation.",
+            what_to_change="Keep a break-glass admin account ready for responders; agree payment-run checks with "
+            "the bank in advance.",
+            deployment=done,
+        ),
+    )

@@ -18,8 +18,10 @@ from django.db.models import Q
 
 from commonguard.core.models import TimeStampedModel
 from commonguard.mutualaid.querysets import (
+    AfterActionQuerySet,
     AgreementQuerySet,
     AssistanceRequestQuerySet,
+    DeploymentChildQuerySet,
     DeploymentQuerySet,
     ResponderPrivateQuerySet,
     ResponderQuerySet,
@@ -714,3 +716,216 @@ class AidNotice(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# --- The end of the chain: time and expenses, demobilisation, after-action, claims (ADR 33) ----
+
+
+class Activity(models.TextChoices):
+    TRIAGE = "triage", "Triage and scoping"
+    FORENSICS = "forensics", "Forensics and analysis"
+    CONTAINMENT = "containment", "Containment"
+    RECOVERY = "recovery", "Recovery and rebuild"
+    COORDINATION = "coordination", "Coordination and briefings"
+    TRAVEL = "travel", "Travel"
+    REPORTING = "reporting", "Reporting and handover"
+    OTHER = "other", "Other"
+
+
+class CostCategory(models.TextChoices):
+    """The five reimbursement categories of EMAC's Req-A / R-1 forms (research note §1.8)."""
+
+    PERSONNEL = "personnel", "Personnel"
+    TRAVEL = "travel", "Travel"
+    EQUIPMENT = "equipment", "Equipment"
+    COMMODITIES = "commodities", "Commodities"
+    OTHER = "other", "Other"
+
+
+class TimeLog(models.Model):
+    """Hours a responder worked on one day of a deployment, by activity."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="time_logs")
+    day = models.DateField()
+    activity = models.CharField(max_length=16, choices=Activity.choices)
+    hours = models.DecimalField(max_digits=4, decimal_places=2)
+    note = models.CharField(max_length=300, blank=True)
+    logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DeploymentChildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["day", "id"]
+        indexes = [models.Index(fields=["deployment", "day"], name="timelog_deployment_day")]
+        constraints = [
+            models.CheckConstraint(condition=Q(hours__gt=0) & Q(hours__lte=24), name="timelog_hours_in_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hours} h {self.activity} on {self.day}"
+
+
+def receipt_path(instance: ExpenseLog, filename: str) -> str:
+    return f"mutualaid/receipts/{instance.deployment_id}/{filename}"
+
+
+class ExpenseLog(models.Model):
+    """An expense on one day of a deployment, with its receipt. The receipt is stored like an incident
+    attachment: under a random name, hashed, downloaded only (never inline), and quarantined when it
+    is a program or a script."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="expense_logs")
+    day = models.DateField()
+    category = models.CharField(max_length=12, choices=CostCategory.choices)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    description = models.CharField(max_length=300)
+    receipt = models.FileField(upload_to=receipt_path, blank=True)
+    receipt_name = models.CharField(max_length=255, blank=True)
+    receipt_size = models.PositiveBigIntegerField(default=0)
+    receipt_sha256 = models.CharField(max_length=64, blank=True)
+    receipt_quarantined = models.BooleanField(default=False)
+    quarantine_reason = models.CharField(max_length=200, blank=True)
+    logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DeploymentChildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["day", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="expense_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.category} on {self.day}"
+
+
+class Demobilisation(models.Model):
+    """The release checklist of a deployment, and its debrief."""
+
+    deployment = models.OneToOneField(Deployment, on_delete=models.PROTECT, related_name="demobilisation")
+    access_removed = models.BooleanField(default=False, help_text="Accounts, VPN and badges of the requester removed.")
+    equipment_returned = models.BooleanField(default=False, help_text="Loaned equipment and evidence media returned.")
+    handover_notes = models.TextField()
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    released_at = models.DateTimeField()
+    debrief_notes = models.TextField(blank=True)
+    debriefed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    debriefed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeploymentChildQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Demobilisation of deployment {self.deployment_id}"
+
+
+class AfterActionReport(TimeStampedModel):
+    """What happened on a request (or one deployment of it), what worked and what to change. Can be
+    published to the partnerships library as an after-action report under a TLP label chosen then."""
+
+    request = models.ForeignKey(AssistanceRequest, on_delete=models.PROTECT, related_name="after_action_reports")
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.PROTECT, related_name="after_action_reports"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author_org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    timeline = models.TextField()
+    what_worked = models.TextField()
+    what_to_change = models.TextField()
+    library_resource = models.ForeignKey(
+        "partnerships.Resource", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AfterActionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AgreementRates(models.Model):
+    """The figures of an agreement's reimbursement terms that a claim is priced with (optional: an
+    agreement without them yields claims with the hours and expenses but no personnel or per-diem
+    amounts)."""
+
+    agreement = models.OneToOneField(Agreement, on_delete=models.CASCADE, related_name="rates")
+    personnel_hourly = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
+    )
+    per_diem_daily = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Meals and incidentals per day worked (not with the 'no per diem' basis).",
+    )
+
+    def __str__(self) -> str:
+        return f"Rates of agreement {self.agreement_id}"
+
+
+class ReimbursementClaim(TimeStampedModel):
+    """The providing programme's claim on the requesting organisation for one deployment, assembled
+    from its time and expense logs by category."""
+
+    class Status(models.TextChoices):
+        COLLECTING = "collecting", "Collecting"
+        SUBMITTED = "submitted", "Submitted"
+        REVIEWED = "reviewed", "Reviewed"
+        APPROVED = "approved", "Approved"
+        PAID = "paid", "Paid"
+        WAIVED = "waived", "Waived"
+
+    deployment = models.OneToOneField(Deployment, on_delete=models.PROTECT, related_name="claim")
+    agreement = models.ForeignKey(Agreement, null=True, blank=True, on_delete=models.PROTECT, related_name="claims")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.COLLECTING, db_index=True)
+    number = models.CharField(max_length=40, unique=True)
+    hourly_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
+    per_diem_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
+    hours = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
+    days_worked = models.PositiveSmallIntegerField(default=0)
+    total_personnel = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    total_travel = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    total_equipment = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    total_commodities = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    total_other = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    pricing_note = models.CharField(max_length=300, blank=True)
+    note = models.TextField(blank=True, help_text="The last reviewer's or waiver's note.")
+    assembled_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    waived_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeploymentChildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ClaimLine(models.Model):
+    """One line of a claim: a category, what it is, quantity × rate = amount."""
+
+    claim = models.ForeignKey(ReimbursementClaim, on_delete=models.CASCADE, related_name="lines")
+    category = models.CharField(max_length=12, choices=CostCategory.choices)
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal(1))
+    rate = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal(0))
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    expense = models.ForeignKey(ExpenseLog, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.description

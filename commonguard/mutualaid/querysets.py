@@ -136,3 +136,34 @@ class DeploymentQuerySet(models.QuerySet):  # type: ignore[type-arg]
             rule |= Q(responder__programme_id__in=coordinator_org_ids(viewer))
             rule |= Q(request__requesting_org__state__in=viewer.staff_states)
         return self.filter(rule)
+
+
+class DeploymentChildQuerySet(models.QuerySet):  # type: ignore[type-arg]
+    """Time and expense logs, demobilisation checklists and claims: read by whoever may read their
+    deployment (ADR 33). They carry no personal details beyond the roster profile."""
+
+    def visible_to(self, user: Any) -> DeploymentChildQuerySet:
+        from commonguard.mutualaid.models import Deployment
+
+        return self.filter(deployment_id__in=Deployment.objects.visible_to(user).values("pk"))
+
+
+class AfterActionQuerySet(models.QuerySet):  # type: ignore[type-arg]
+    def visible_to(self, user: Any) -> AfterActionQuerySet:
+        """An after-action report says how an organisation fared: the requesting organisation's
+        members, the state staff of its state, and the coordinators of the programmes that deployed
+        to it. (Published to the library, a copy is read there by its TLP label.)"""
+        from commonguard.mutualaid.models import Deployment
+
+        viewer = viewer_for(user)
+        if not viewer.is_vetted:
+            return self.none()
+        if viewer.is_operator:
+            return self.all()
+        coordinated = coordinator_org_ids(viewer)
+        deployed_to = Deployment.objects.filter(responder__programme_id__in=coordinated).values("request_id")
+        rule = Q(request__requesting_org_id__in=viewer.org_ids)
+        rule |= Q(request__requesting_org__state__in=viewer.staff_states)
+        if coordinated:
+            rule |= Q(request_id__in=deployed_to)
+        return self.filter(rule)

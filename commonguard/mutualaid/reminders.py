@@ -74,37 +74,63 @@ def _body(responder: Responder, credentials: list[Credential], *, to_coordinator
     )
 
 
+def coordinators_by_programme(programme_ids: list[int]) -> dict[int, list[User]]:
+    """The coordinators of several programmes in one query (the reminder loop asked once per responder)."""
+    rows = (
+        Membership.objects.filter(
+            organization_id__in=programme_ids,
+            organization__status="approved",
+            role=Role.COORDINATOR,
+            status=Membership.Status.APPROVED,
+            user__is_active=True,
+            user__is_service=False,
+        )
+        .select_related("user")
+        .order_by("organization_id", "user_id")
+    )
+    found: dict[int, list[User]] = defaultdict(list)
+    for membership in rows:
+        found[membership.organization_id].append(membership.user)
+    return found
+
+
 def credentials_remind(today: date) -> ReminderResult:
-    """Send the 30-day warnings, then lapse active responders whose credentials have expired."""
+    """Send the 30-day warnings, then lapse active responders whose credentials have expired. The
+    warnings take a fixed number of queries however many responders are warned."""
     result = ReminderResult()
     by_responder: dict[int, list[Credential]] = defaultdict(list)
     for credential in credentials_expiring(today):
         by_responder[credential.responder_id].append(credential)
-    for credentials in by_responder.values():
-        responder = credentials[0].responder
-        messages = [
-            EmailMessage(
-                subject=f"Credential expiring: {', '.join(c.name for c in credentials)}",
-                body=_body(responder, credentials, to_coordinator=False),
-                to=[responder.email],
-            )
-        ]
-        for coordinator in programme_coordinators(responder.programme_id):
-            messages.append(
+    coordinators = coordinators_by_programme(sorted({c[0].responder.programme_id for c in by_responder.values()}))
+    sent_ids: list[int] = []
+    try:
+        for credentials in by_responder.values():
+            responder = credentials[0].responder
+            messages = [
                 EmailMessage(
-                    subject=f"{responder.full_name}: credential expiring",
-                    body=_body(responder, credentials, to_coordinator=True),
-                    to=[coordinator.email],
+                    subject=f"Credential expiring: {', '.join(c.name for c in credentials)}",
+                    body=_body(responder, credentials, to_coordinator=False),
+                    to=[responder.email],
                 )
-            )
-        with get_connection() as connection:
-            sent = connection.send_messages(messages) or 0
-        # Marked only once sent: a failed send is tried again on the next run.
-        with transaction.atomic():
-            for credential in credentials:
-                Credential.objects.filter(pk=credential.pk).update(warned_for_expiry=credential.expires_on)
-        result.warned += len(credentials)
-        result.messages += sent
+            ]
+            for coordinator in coordinators.get(responder.programme_id, []):
+                messages.append(
+                    EmailMessage(
+                        subject=f"{responder.full_name}: credential expiring",
+                        body=_body(responder, credentials, to_coordinator=True),
+                        to=[coordinator.email],
+                    )
+                )
+            with get_connection() as connection:
+                sent = connection.send_messages(messages) or 0
+            sent_ids.extend(c.pk for c in credentials)
+            result.warned += len(credentials)
+            result.messages += sent
+    finally:
+        # Marked only once sent (a failed send is tried again on the next run), in one update.
+        if sent_ids:
+            with transaction.atomic():
+                Credential.objects.filter(pk__in=sent_ids).update(warned_for_expiry=F("expires_on"))
     for responder in Responder.objects.filter(
         status=Responder.Status.ACTIVE, credentials__expires_on__lt=today
     ).distinct():

@@ -327,6 +327,10 @@ def deployment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         to = request.POST.get("to", "")
         extend_to = request.POST.get("extend_to") or None
+        if to in (Deployment.Status.RELEASED, Deployment.Status.DEBRIEFED):
+            # Release and debrief go through the demobilisation checklist (ADR 33), never a bare button.
+            messages.error(request, "Release and debrief the responder on the release page (the checklist).")
+            return redirect("mutualaid:deployment-release", pk=deployment.pk)
         try:
             services.deployment_transition(
                 actor=request.user,
