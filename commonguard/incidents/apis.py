@@ -24,6 +24,7 @@ from commonguard.incidents.models import (
     InformationImpact,
     Recoverability,
     ReportUpdate,
+    SeverityLevel,
 )
 from commonguard.incidents.querysets import writer_org_ids
 from commonguard.orgs.models import Organization
@@ -90,6 +91,8 @@ class FactsSerializer(serializers.Serializer):
     attack_vector = _choice(AttackVector.choices)
     data_types = serializers.ListField(child=serializers.ChoiceField(choices=DataType.choices), required=False)
     records_affected = serializers.IntegerField(required=False, allow_null=True)
+    severity_level = serializers.ChoiceField(choices=SeverityLevel.choices, required=False, allow_null=True)
+    water_utility_affected = serializers.BooleanField(required=False)
     ransom_demanded = serializers.BooleanField(required=False)
     ransom_amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
     ransom_currency = serializers.CharField(required=False, allow_blank=True, max_length=12)
@@ -163,13 +166,9 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         org = Organization.objects.filter(pk=data["organization"], pk__in=writer_org_ids(viewer_for(user))).first()
         if org is None:
             raise PermissionDenied("You can report incidents only for an organisation you are an approved member of.")
-        from django.db import transaction
-
-        with transaction.atomic():
-            report = services.report_create(actor=user, organization=org)
-            report = services.report_save(actor=user, report=report, data=_facts(data), revision=report.revision)
-            if data.get("submit"):
-                report = services.report_submit(actor=user, report=report, revision=report.revision)
+        report = services.report_file(actor=user, organization=org, data=_facts(data), submit=bool(data.get("submit")))
+        # A new report has no supplemental updates: no query to find that out.
+        report._prefetched_objects_cache = {"updates": ReportUpdate.objects.none()}  # type: ignore[attr-defined]
         return Response(IncidentReportDetailSerializer(report).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RevisionSerializer, responses={200: IncidentReportDetailSerializer})

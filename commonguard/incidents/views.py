@@ -254,6 +254,8 @@ def _facts(report: IncidentReport) -> list[tuple[str, Any]]:
         ("Attack vector", report.get_attack_vector_display() if report.attack_vector else ""),
         ("Data involved", ", ".join(str(dict(_data_labels()).get(v, v)) for v in report.data_types)),
         ("Records affected", report.records_affected),
+        ("Severity level", report.get_severity_level_display() if report.severity_level else ""),
+        ("Water or wastewater utility operations affected", "Yes" if report.water_utility_affected else ""),
         ("Ransom demanded", "Yes" if report.ransom_demanded else ""),
         ("Ransom amount", f"{report.ransom_amount} {report.ransom_currency}".strip() if report.ransom_amount else ""),
         ("Ransom paid", "Yes" if report.ransom_paid else ""),
