@@ -113,6 +113,8 @@ def report_step(request: AuthedRequest, uuid: UUID, step: int) -> HttpResponse:
         return redirect("incidents:detail", uuid=report.uuid)
     if not services.can_write(request.user, report):
         raise PermissionDenied("Only members of the reporting organisation can change this report.")
+    if request.method == "GET":  # the form shows the draft's facts: a read like any other
+        services.audit_read(request.user, report, f"draft form (step {step})")
     with _tz(report):
         if step == 3:
             return _step_send(request, report)
@@ -348,6 +350,7 @@ def report_update_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
         raise PermissionDenied("Only members of the reporting organisation can update this report.")
     with _tz(report):
         if request.method != "POST":
+            services.audit_read(request.user, report, "update form")
             form = UpdateForm(initial=initial_for(report, UpdateForm))
             return render(request, "incidents/report_update.html", {"report": report, "form": form})
         form = UpdateForm(request.POST, initial=initial_for(report, UpdateForm))
@@ -381,6 +384,7 @@ def report_classify_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
     initial = {path.replace(".", "__"): values for path, values in (report.veris or {}).items()}
     initial["revision"] = report.revision
     if request.method != "POST":
+        services.audit_read(request.user, report, "classification form")
         return render(
             request, "incidents/report_classify.html", {"report": report, "form": ClassifyForm(initial=initial)}
         )
@@ -684,6 +688,7 @@ def warn_peers_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
         messages.error(request, "Send the report to the state first.")
         return redirect("incidents:step", uuid=report.uuid, step=3)
     if request.method != "POST":
+        services.audit_read(request.user, report, "warn-peers form")
         title, summary = peers.default_text(report)
         form = WarnPeersForm(initial={"title": title, "summary": summary, "carry_indicators": True})
         return render(request, "incidents/warn_peers.html", {"report": report, "form": form})

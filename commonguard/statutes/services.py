@@ -469,12 +469,14 @@ def guardrail_attach_document(*, actor: Any, notice: GuardrailNotice, upload: An
 # --- Recording a sending, waiving -------------------------------------------------------------
 
 
-def _may_send(actor: Any, obligation: Obligation) -> bool:
+def may_send(actor: Any, obligation: Obligation) -> bool:
+    """The reporting organisation (and the operator) record and send its reports (services and pages)."""
     viewer = viewer_for(actor)
     return viewer.is_operator or obligation.report.organization_id in viewer.org_ids
 
 
-def _may_waive(actor: Any, obligation: Obligation) -> bool:
+def may_waive(actor: Any, obligation: Obligation) -> bool:
+    """The staff of the report's state (and the operator) waive or set aside an obligation."""
     viewer = viewer_for(actor)
     return viewer.is_operator or obligation.report.state in viewer.staff_states
 
@@ -494,7 +496,7 @@ def obligation_record_sending(
     Callers have already checked the actor may read the obligation. Refused for waived or
     not-applicable obligations, a time in the future, empty evidence."""
     now = now or timezone.now()
-    if not _may_send(actor, obligation):
+    if not may_send(actor, obligation):
         raise PermissionDenied("Only the reporting organisation records its sendings.")
     obligation = Obligation.objects.select_for_update().get(pk=obligation.pk)
     errors: dict[str, str] = {}
@@ -536,7 +538,7 @@ def obligation_send_email(*, actor: Any, obligation: Obligation, now: datetime |
     from commonguard.statutes.documents import report_json, report_pdf
 
     now = now or timezone.now()
-    if not _may_send(actor, obligation):
+    if not may_send(actor, obligation):
         raise PermissionDenied("Only the reporting organisation sends its report.")
     if obligation.status in {Obligation.Status.WAIVED, Obligation.Status.NOT_APPLICABLE}:
         raise ValidationError(f"This obligation is {obligation.get_status_display().lower()}: nothing to send.")
@@ -596,7 +598,7 @@ def obligation_send_email(*, actor: Any, obligation: Obligation, now: datetime |
 @transaction.atomic
 def obligation_close(*, actor: Any, obligation: Obligation, status: str, reason: str) -> Obligation:
     """The state's staff waive an obligation, or find it not applicable, with a reason."""
-    if not _may_waive(actor, obligation):
+    if not may_waive(actor, obligation):
         raise PermissionDenied("Only the staff of the report's state waive an obligation.")
     if status not in {Obligation.Status.WAIVED, Obligation.Status.NOT_APPLICABLE}:
         raise ValidationError({"status": "Choose waived or not applicable."})
