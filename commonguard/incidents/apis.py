@@ -53,14 +53,9 @@ class ReportUpdateSerializer(serializers.ModelSerializer):
 
 
 class IncidentReportSerializer(serializers.ModelSerializer):
+    """A report as the API shows it, in lists and alone: its facts, its state and its updates."""
+
     organization_name = serializers.CharField(source="organization.name", read_only=True)
-
-    class Meta:
-        model = IncidentReport
-        fields: tuple[str, ...] = READ_FIELDS
-
-
-class IncidentReportDetailSerializer(IncidentReportSerializer):
     updates = ReportUpdateSerializer(many=True, read_only=True)
 
     class Meta:
@@ -137,11 +132,14 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
     lookup_field = "uuid"
 
-    def get_serializer_class(self) -> Any:
-        return IncidentReportSerializer if self.action == "list" else IncidentReportDetailSerializer
+    serializer_class = IncidentReportSerializer
 
     def get_queryset(self) -> Any:
-        qs = IncidentReport.objects.visible_to(self.request.user).select_related("organization")
+        qs = (
+            IncidentReport.objects.visible_to(self.request.user)
+            .select_related("organization")
+            .prefetch_related("updates")
+        )
         if self.action == "list":
             for name in ("status", "state", "category"):
                 value = self.request.query_params.get(name)
@@ -157,9 +155,9 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         report = self.get_object()
         services.audit_read(request.user, report, "report (API)")
-        return Response(IncidentReportDetailSerializer(report).data)
+        return Response(IncidentReportSerializer(report).data)
 
-    @extend_schema(request=CreateSerializer, responses={201: IncidentReportDetailSerializer})
+    @extend_schema(request=CreateSerializer, responses={201: IncidentReportSerializer})
     def create(self, request: Request) -> Response:
         data = _valid(CreateSerializer, request)
         user = acting_user(request)
@@ -169,18 +167,18 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         report = services.report_file(actor=user, organization=org, data=_facts(data), submit=bool(data.get("submit")))
         # A new report has no supplemental updates: no query to find that out.
         report._prefetched_objects_cache = {"updates": ReportUpdate.objects.none()}  # type: ignore[attr-defined]
-        return Response(IncidentReportDetailSerializer(report).data, status=status.HTTP_201_CREATED)
+        return Response(IncidentReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=RevisionSerializer, responses={200: IncidentReportDetailSerializer})
+    @extend_schema(request=RevisionSerializer, responses={200: IncidentReportSerializer})
     def partial_update(self, request: Request, uuid: str | None = None) -> Response:
         report = self.get_object()
         data = _valid(RevisionSerializer, request)
         report = services.report_save(
             actor=acting_user(request), report=report, data=_facts(data), revision=data["revision"]
         )
-        return Response(IncidentReportDetailSerializer(report).data)
+        return Response(IncidentReportSerializer(report).data)
 
-    @extend_schema(request=RevisionSerializer, responses={200: IncidentReportDetailSerializer})
+    @extend_schema(request=RevisionSerializer, responses={200: IncidentReportSerializer})
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, uuid: str | None = None) -> Response:
         report = self.get_object()
@@ -188,7 +186,7 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         report = services.report_submit(
             actor=acting_user(request), report=report, revision=data["revision"], data=_facts(data)
         )
-        return Response(IncidentReportDetailSerializer(report).data)
+        return Response(IncidentReportSerializer(report).data)
 
     @extend_schema(request=UpdateSerializer, responses={201: ReportUpdateSerializer})
     @action(detail=True, methods=["post"])

@@ -379,6 +379,16 @@ def report_save(*, actor: User, report: IncidentReport, data: dict[str, Any], re
     return report
 
 
+def _mark_submitted(report: IncidentReport) -> None:
+    """Check the minimal report is complete and mark it sent (the caller saves)."""
+    missing = missing_for_submit(report)
+    if missing:
+        raise ValidationError(dict(missing.items()))
+    report.status = IncidentReport.Status.SUBMITTED
+    report.submitted_at = timezone.now()
+    report.revision += 1
+
+
 @transaction.atomic
 def report_submit(
     *, actor: User, report: IncidentReport, revision: int | None, data: dict[str, Any] | None = None
@@ -391,12 +401,7 @@ def report_submit(
     changes = _clean(report, data or {})
     for name, value in changes.items():
         setattr(report, name, value)
-    missing = missing_for_submit(report)
-    if missing:
-        raise ValidationError(dict(missing.items()))
-    report.status = IncidentReport.Status.SUBMITTED
-    report.submitted_at = timezone.now()
-    report.revision += 1
+    _mark_submitted(report)
     report.save()
     _event(report, actor, "submitted", f"{actor.full_name or actor.email} sent the report to the state")
     _audit(actor, "incident.submit", report, f"{actor.email} submitted incident report {report.uuid}")
@@ -422,12 +427,7 @@ def report_file(*, actor: User, organization: Organization, data: dict[str, Any]
     who = actor.full_name or actor.email
     events = [_event_fields(report, actor, "created", f"{who} started the report")]
     if submit:
-        missing = missing_for_submit(report)
-        if missing:
-            raise ValidationError(dict(missing.items()))
-        report.status = IncidentReport.Status.SUBMITTED
-        report.submitted_at = timezone.now()
-        report.revision += 1
+        _mark_submitted(report)
         events.append(_event_fields(report, actor, "submitted", f"{who} sent the report to the state"))
     with audit_batch():
         report.save(force_insert=True)

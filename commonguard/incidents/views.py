@@ -173,7 +173,7 @@ def _step_send(
             return render(
                 request,
                 "incidents/report_send.html",
-                {**_send_context(request, report), "errors": _messages(exc), "stale": _stale(exc)},
+                {**_send_context(request, report), "errors": exc.messages, "stale": _stale(exc)},
                 status=409 if _stale(exc) else 400,
             )
         messages.success(request, "Your report was sent to the state. Thank you: reporting helps everyone.")
@@ -203,12 +203,6 @@ def _revision(request: AuthedRequest) -> int | None:
         return None
 
 
-def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for errors in exc.message_dict.values() for m in errors]
-    return list(exc.messages)
-
-
 @vetted_required
 @require_POST
 def report_autosave(request: AuthedRequest, uuid: UUID, step: int) -> HttpResponse:
@@ -226,7 +220,7 @@ def report_autosave(request: AuthedRequest, uuid: UUID, step: int) -> HttpRespon
                     actor=request.user, report=report, data=facts(form), revision=form.cleaned_data.get("revision")
                 )
             except (ValidationError, PermissionDenied) as exc:
-                problem = error_text(exc) if not isinstance(exc, ValidationError) else " ".join(_messages(exc))
+                problem = error_text(exc)
         else:
             problem = " ".join(str(e) for errors in form.errors.values() for e in errors)
     return render(

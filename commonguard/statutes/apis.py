@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from commonguard.incidents.services import audit_read
 from commonguard.statutes.models import Obligation, ReportingRule, RuleRecipient, Sending
+from commonguard.statutes.rules import RECIPIENT_FIELDS, RULE_FIELDS
 from commonguard.statutes.selectors import report_for, report_obligations
 
 NOT_FOUND = "Not found."
@@ -38,7 +39,7 @@ class SendingSerializer(serializers.ModelSerializer):
 
 
 class ObligationSerializer(serializers.ModelSerializer):
-    rule = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    rule: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="key", read_only=True)
     sendings = SendingSerializer(many=True, read_only=True)
 
     class Meta:
@@ -68,42 +69,17 @@ class ObligationSerializer(serializers.ModelSerializer):
 class RecipientSerializer(serializers.ModelSerializer):
     class Meta:
         model = RuleRecipient
-        fields = ("name", "email", "portal_url", "phone", "duration", "unit", "position")
+        fields = (*RECIPIENT_FIELDS, "position")
 
 
 class ReportingRuleSerializer(serializers.ModelSerializer):
+    """A rule as the rules screen edits it (rules.RULE_FIELDS), with its recipients."""
+
     recipients = RecipientSerializer(many=True, read_only=True)
 
     class Meta:
         model = ReportingRule
-        fields = (
-            "id",
-            "key",
-            "state",
-            "name",
-            "citation",
-            "source_url",
-            "notes",
-            "kinds",
-            "min_population",
-            "excluded_fips",
-            "min_severity",
-            "data_types",
-            "except_data_types",
-            "required_facts",
-            "trigger",
-            "clock_start",
-            "duration",
-            "unit",
-            "effective_from",
-            "effective_to",
-            "enabled",
-            "required_fields",
-            "guardrail",
-            "guardrail_basis",
-            "updated_at",
-            "recipients",
-        )
+        fields = ("id", "key", *RULE_FIELDS, "updated_at", "recipients")
 
 
 @extend_schema(tags=["statutory clocks"])

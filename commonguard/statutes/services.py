@@ -439,7 +439,7 @@ RESOLUTION_TYPES = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
 def guardrail_attach_document(*, actor: Any, notice: GuardrailNotice, upload: Any) -> GuardrailNotice:
     """The reporting organisation attaches the governing body's resolution or ordinance."""
     viewer = viewer_for(actor)
-    if notice.report.organization_id not in viewer.org_ids and not viewer.is_operator:
+    if notice.report.organization_id not in viewer.org_ids:
         raise PermissionDenied("Only the reporting organisation attaches its resolution.")
     if notice.kind != Guardrail.RESOLUTION_REQUIRED:
         raise ValidationError("This guardrail does not ask for a document.")
@@ -469,16 +469,15 @@ def guardrail_attach_document(*, actor: Any, notice: GuardrailNotice, upload: An
 # --- Recording a sending, waiving -------------------------------------------------------------
 
 
+# The hub operator reads no report (ADR 27), so never acts on its obligations either.
 def may_send(actor: Any, obligation: Obligation) -> bool:
-    """The reporting organisation (and the operator) record and send its reports (services and pages)."""
-    viewer = viewer_for(actor)
-    return viewer.is_operator or obligation.report.organization_id in viewer.org_ids
+    """The reporting organisation records and sends its reports (services and pages)."""
+    return obligation.report.organization_id in viewer_for(actor).org_ids
 
 
 def may_waive(actor: Any, obligation: Obligation) -> bool:
-    """The staff of the report's state (and the operator) waive or set aside an obligation."""
-    viewer = viewer_for(actor)
-    return viewer.is_operator or obligation.report.state in viewer.staff_states
+    """The staff of the report's state waive or set aside an obligation."""
+    return obligation.report.state in viewer_for(actor).staff_states
 
 
 @transaction.atomic

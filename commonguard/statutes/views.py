@@ -276,12 +276,11 @@ def guardrail_document(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @vetted_required
 def overdue_list(request: AuthedRequest) -> HttpResponse:
-    obligations = (
+    obligations = list(
         Obligation.objects.overdue_shown_to(request.user)
         .select_related("report__organization")
         .order_by("report__organization__sort_name", "due_at")
     )
-    obligations = list(obligations)
     audit_list(request.user, len({o.report_id for o in obligations}), "overdue obligations")
     return render(request, "statutes/overdue.html", {"obligations": obligations})
 
