@@ -115,3 +115,34 @@ def test_the_rule_table_is_cached_and_forgotten_when_a_rule_is_saved(world: Any)
     recipients = [{"name": r.name, "portal_url": r.portal_url} for r in rule.recipients.order_by("position")]
     rule_save(actor=actor, rule=rule, data=data, recipients=recipients)
     assert {w.key.split(":")[0] for w in wanted_obligations(report, report.submitted_at)} == {str(rule.pk)}
+
+
+def test_recipients_without_a_channel_say_who_sets_it_and_a_saved_address_is_used_to_send(
+    world: Any, as_persona: Any, smtp: Any
+) -> None:
+    from commonguard.statutes.services import obligation_send_email
+
+    org = state_org("VA", "51059")
+    user = member_of(org)
+    report = submit_report(org, user)
+    obligation = Obligation.objects.get(report=report)
+    assert obligation.recipient_email == ""
+    rule = ReportingRule.objects.get(key="va-incident")
+    page = as_persona("ingham_member").get(f"/statutes/rules/{rule.pk}/").content.decode()
+    assert "contact channel set by the operator" in page
+    nc = ReportingRule.objects.get(key="nc-incident")
+    nc_page = as_persona("ingham_member").get(f"/statutes/rules/{nc.pk}/").content.decode()
+    assert "https://it.nc.gov/" in nc_page and "set by the operator" not in nc_page
+    data = {f: getattr(rule, f) for f in ("state", "name", "citation", "trigger", "clock_start", "duration", "unit")}
+    data.update(kinds=rule.kinds, enabled=True)
+    recipient = rule.recipients.get()
+    rule_save(
+        actor=world["operator"],
+        rule=rule,
+        data=data,
+        recipients=[{"name": recipient.name, "email": "vfc@virginia-soc.example"}],
+    )
+    obligation.refresh_from_db()
+    assert obligation.recipient_email == "vfc@virginia-soc.example"
+    obligation_send_email(actor=user, obligation=obligation)
+    assert [m["To"] for m in smtp.messages] == ["vfc@virginia-soc.example"]
