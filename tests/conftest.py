@@ -38,6 +38,15 @@ def _fast_hashing_and_plain_static(settings: Any) -> None:
     settings.AXES_ENABLED = True
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rule_tables() -> None:
+    """The statutory rule tables are cached per process (statutes/cache.py): each test's database
+    starts from the migrations' rules, so each test starts with an empty cache."""
+    from commonguard.statutes import cache
+
+    cache.invalidate()
+
+
 _STIX_VALID: set[str] = set()
 
 

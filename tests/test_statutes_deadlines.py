@@ -124,6 +124,9 @@ SHIPPED_CASES: dict[str, tuple[datetime, list[datetime]]] = {
     "va-incident": (local(EASTERN, 2026, 10, 31, 12, 0), [utc(2026, 11, 1, 16, 0)]),
     # TX: 48 h from discovery (Central), across spring-forward.
     "tx-incident": (local(CENTRAL, 2026, 3, 7, 10, 0), [utc(2026, 3, 9, 16, 0)]),
+    # TX election data: to the Secretary of State, 48 h from discovery, across fall-back (one hour more
+    # on the wall clock: 10:00 CDT Sat 31 Oct -> 09:00 CST Mon 2 Nov).
+    "tx-election": (local(CENTRAL, 2026, 10, 31, 10, 0), [utc(2026, 11, 2, 15, 0)]),
     # TX follow-up: 10th business day after recovery on Friday 20 Nov; Thanksgiving and the day after
     # are Texas holidays: Mon 23 .. Wed 25 (3), Mon 30 .. Fri 4 Dec (8), Mon 7 (9), Tue 8 (10).
     "tx-after-action": (local(CENTRAL, 2026, 11, 20, 15, 0), [utc(2026, 12, 9, 6, 0)]),
@@ -136,6 +139,8 @@ SHIPPED_CASES: dict[str, tuple[datetime, list[datetime]]] = {
     # IN: 2 business days from discovery on Wednesday 23 Dec: 24 Dec and 25 Dec are Indiana holidays,
     # then the weekend: Mon 28 (1), Tue 29 (2) -> end of Tuesday 29 Dec, EST.
     "in-incident": (local(EASTERN, 2026, 12, 23, 10, 0), [utc(2026, 12, 30, 5, 0)]),
+    # IN water or wastewater utility: 24 h from discovery, across spring-forward (23:00 EST -> 00:00 EDT).
+    "in-water-utility": (local(EASTERN, 2026, 3, 7, 23, 0), [utc(2026, 3, 9, 4, 0)]),
     # NY: 72 h from reasonable belief, across fall-back.
     "ny-incident": (local(EASTERN, 2026, 10, 30, 12, 0), [utc(2026, 11, 2, 16, 0)]),
     # NY: 24 h from payment.

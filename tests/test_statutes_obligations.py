@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from commonguard.core.models import AuditEvent
+from commonguard.statutes import cache
 from commonguard.statutes.models import GuardrailNotice, Obligation, ReportingRule, RuleRecipient, Sending
 from commonguard.statutes.services import (
     obligation_close,
@@ -141,6 +142,7 @@ def test_circia_is_off_by_default_and_applies_from_50000_people_when_enabled() -
     small = state_org("VA", "51003", population=40_000)
     assert keys(submit_report(big, member_of(big))) == {"va-incident#0": "pending"}
     ReportingRule.objects.filter(key="us-circia-incident").update(enabled=True)
+    cache.invalidate()  # a queryset update sends no signal: the rules screen saves through rule_save
     assert keys(submit_report(big, member_of(big))) == {"va-incident#0": "pending", "us-circia-incident#0": "pending"}
     assert keys(submit_report(small, member_of(small))) == {"va-incident#0": "pending"}
 

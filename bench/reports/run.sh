@@ -11,5 +11,5 @@ mkdir -p var/bench
 source scripts/pg-throwaway.sh
 pg_throwaway_start || { echo "PostgreSQL binaries are needed (apt-get install postgresql)" >&2; exit 1; }
 trap pg_throwaway_stop EXIT
-export DATABASE_URL="$PG_THROWAWAY_URL" COMMONGUARD_DB_POOL=${COMMONGUARD_DB_POOL:-40}
+export PG_THROWAWAY_DIR DATABASE_URL="$PG_THROWAWAY_URL" COMMONGUARD_DB_POOL=${COMMONGUARD_DB_POOL:-40}
 .venv/bin/python bench/reports/reports.py --reports "${REPORTS:-200}" --workers "${WORKERS:-2}" --out var/bench/reports.json

@@ -17,6 +17,7 @@ from commonguard.orgs import apis as orgs_apis
 from commonguard.partnerships import apis as partnerships_apis
 from commonguard.sharing import apis as sharing_apis
 from commonguard.sharing import channel_apis, lookup_apis, recipient_apis
+from commonguard.statutes import apis as statutes_apis
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -34,6 +35,12 @@ router.register("sharing-groups", sharing_apis.SharingGroupViewSet, basename="sh
 router.register("webhooks", channel_apis.WebhookViewSet, basename="webhook")
 router.register("feeds", feeds_apis.FeedViewSet, basename="feed")
 router.register("incident-reports", incidents_apis.IncidentReportViewSet, basename="incident-report")
+router.register(
+    r"incident-reports/(?P<report_uuid>[^/.]+)/obligations",
+    statutes_apis.ReportObligationViewSet,
+    basename="report-obligation",
+)
+router.register("reporting-rules", statutes_apis.ReportingRuleViewSet, basename="reporting-rule")
 router.register("library", partnerships_apis.ResourceViewSet, basename="library-resource")
 router.register("grant-programs", partnerships_apis.GrantProgramViewSet, basename="grant-program")
 router.register("mutualaid/responders", mutualaid_apis.ResponderViewSet, basename="mutualaid-responder")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +25,11 @@ def audit_record(
     target: models.Model | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. Runs inside the caller's transaction, so a rolled-back change leaves no trace."""
+    """Append one event. Runs inside the caller's transaction, so a rolled-back change leaves no trace.
+    Inside `audit_batch()` the event is written with the batch's others in one INSERT when it ends."""
     ctx = context.current()
     is_person = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         kind=kind,
         action=action,
         actor=actor if is_person else None,
@@ -38,6 +42,33 @@ def audit_record(
         ip_address=ctx.ip_address,
         request_id=ctx.request_id,
     )
+    batch = getattr(_batches, "events", None)
+    if batch is not None:
+        batch.append(event)
+    else:
+        event.save()
+    return event
+
+
+_batches = threading.local()
+
+
+@contextmanager
+def audit_batch() -> Iterator[None]:
+    """Collect the `audit_record` calls made inside the block and write them in one INSERT at its end
+    (a hot write path, e.g. a report's submission: its audit rows cost one round trip, not five). Use
+    it inside the transaction of the change: if the block raises, nothing is written, like the change."""
+    if getattr(_batches, "events", None) is not None:  # nested: the outer batch writes
+        yield
+        return
+    _batches.events = []
+    try:
+        yield
+        events = _batches.events
+    finally:
+        _batches.events = None
+    if events:
+        AuditEvent.objects.bulk_create(events)
 
 
 def stamp_decision(obj: Any, *, actor: Any, status: str, note: str, at: datetime | None = None) -> None:

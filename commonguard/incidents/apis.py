@@ -24,6 +24,7 @@ from commonguard.incidents.models import (
     InformationImpact,
     Recoverability,
     ReportUpdate,
+    SeverityLevel,
 )
 from commonguard.incidents.querysets import writer_org_ids
 from commonguard.orgs.models import Organization
@@ -52,14 +53,9 @@ class ReportUpdateSerializer(serializers.ModelSerializer):
 
 
 class IncidentReportSerializer(serializers.ModelSerializer):
+    """A report as the API shows it, in lists and alone: its facts, its state and its updates."""
+
     organization_name = serializers.CharField(source="organization.name", read_only=True)
-
-    class Meta:
-        model = IncidentReport
-        fields: tuple[str, ...] = READ_FIELDS
-
-
-class IncidentReportDetailSerializer(IncidentReportSerializer):
     updates = ReportUpdateSerializer(many=True, read_only=True)
 
     class Meta:
@@ -90,6 +86,8 @@ class FactsSerializer(serializers.Serializer):
     attack_vector = _choice(AttackVector.choices)
     data_types = serializers.ListField(child=serializers.ChoiceField(choices=DataType.choices), required=False)
     records_affected = serializers.IntegerField(required=False, allow_null=True)
+    severity_level = serializers.ChoiceField(choices=SeverityLevel.choices, required=False, allow_null=True)
+    water_utility_affected = serializers.BooleanField(required=False)
     ransom_demanded = serializers.BooleanField(required=False)
     ransom_amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
     ransom_currency = serializers.CharField(required=False, allow_blank=True, max_length=12)
@@ -134,11 +132,14 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
     lookup_field = "uuid"
 
-    def get_serializer_class(self) -> Any:
-        return IncidentReportSerializer if self.action == "list" else IncidentReportDetailSerializer
+    serializer_class = IncidentReportSerializer
 
     def get_queryset(self) -> Any:
-        qs = IncidentReport.objects.visible_to(self.request.user).select_related("organization")
+        qs = (
+            IncidentReport.objects.visible_to(self.request.user)
+            .select_related("organization")
+            .prefetch_related("updates")
+        )
         if self.action == "list":
             for name in ("status", "state", "category"):
                 value = self.request.query_params.get(name)
@@ -154,34 +155,30 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         report = self.get_object()
         services.audit_read(request.user, report, "report (API)")
-        return Response(IncidentReportDetailSerializer(report).data)
+        return Response(IncidentReportSerializer(report).data)
 
-    @extend_schema(request=CreateSerializer, responses={201: IncidentReportDetailSerializer})
+    @extend_schema(request=CreateSerializer, responses={201: IncidentReportSerializer})
     def create(self, request: Request) -> Response:
         data = _valid(CreateSerializer, request)
         user = acting_user(request)
         org = Organization.objects.filter(pk=data["organization"], pk__in=writer_org_ids(viewer_for(user))).first()
         if org is None:
             raise PermissionDenied("You can report incidents only for an organisation you are an approved member of.")
-        from django.db import transaction
+        report = services.report_file(actor=user, organization=org, data=_facts(data), submit=bool(data.get("submit")))
+        # A new report has no supplemental updates: no query to find that out.
+        report._prefetched_objects_cache = {"updates": ReportUpdate.objects.none()}  # type: ignore[attr-defined]
+        return Response(IncidentReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
-        with transaction.atomic():
-            report = services.report_create(actor=user, organization=org)
-            report = services.report_save(actor=user, report=report, data=_facts(data), revision=report.revision)
-            if data.get("submit"):
-                report = services.report_submit(actor=user, report=report, revision=report.revision)
-        return Response(IncidentReportDetailSerializer(report).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=RevisionSerializer, responses={200: IncidentReportDetailSerializer})
+    @extend_schema(request=RevisionSerializer, responses={200: IncidentReportSerializer})
     def partial_update(self, request: Request, uuid: str | None = None) -> Response:
         report = self.get_object()
         data = _valid(RevisionSerializer, request)
         report = services.report_save(
             actor=acting_user(request), report=report, data=_facts(data), revision=data["revision"]
         )
-        return Response(IncidentReportDetailSerializer(report).data)
+        return Response(IncidentReportSerializer(report).data)
 
-    @extend_schema(request=RevisionSerializer, responses={200: IncidentReportDetailSerializer})
+    @extend_schema(request=RevisionSerializer, responses={200: IncidentReportSerializer})
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, uuid: str | None = None) -> Response:
         report = self.get_object()
@@ -189,7 +186,7 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         report = services.report_submit(
             actor=acting_user(request), report=report, revision=data["revision"], data=_facts(data)
         )
-        return Response(IncidentReportDetailSerializer(report).data)
+        return Response(IncidentReportSerializer(report).data)
 
     @extend_schema(request=UpdateSerializer, responses={201: ReportUpdateSerializer})
     @action(detail=True, methods=["post"])

@@ -16,6 +16,7 @@ from commonguard.incidents.models import (
     IncidentReport,
     InformationImpact,
     Recoverability,
+    SeverityLevel,
 )
 from commonguard.web.forms import Form
 
@@ -88,6 +89,18 @@ class StepImpactForm(Form, RevisionMixin):
         label="Data involved", required=False, choices=DataType.choices, widget=forms.CheckboxSelectMultiple
     )
     records_affected = forms.IntegerField(label="Number of records affected (if known)", required=False)
+    severity_level = forms.TypedChoiceField(
+        label="Severity level (if you know it)",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Not assessed"), *SeverityLevel.choices],
+        help_text="The national scale (NCIRP): 5 emergency, 4 severe, 3 high, 2 medium, 1 low. Some states' "
+        "deadlines depend on it.",
+    )
+    water_utility_affected = forms.BooleanField(
+        label="The operations of a water or wastewater utility we run are affected", required=False
+    )
     ransom_demanded = forms.BooleanField(label="A ransom was demanded", required=False)
     ransom_amount = forms.DecimalField(label="Ransom amount", required=False, max_digits=14, decimal_places=2)
     ransom_currency = forms.CharField(label="Currency (USD, BTC, ...)", required=False, max_length=12)

@@ -84,6 +84,16 @@ class DataType(models.TextChoices):
     ELECTION = "election", "Election data"
 
 
+class SeverityLevel(models.IntegerChoices):
+    """The National Cyber Incident Response Plan's levels (Florida's statute keys its clocks on them)."""
+
+    EMERGENCY = 5, "Level 5 – Emergency"
+    SEVERE = 4, "Level 4 – Severe"
+    HIGH = 3, "Level 3 – High"
+    MEDIUM = 2, "Level 2 – Medium"
+    LOW = 1, "Level 1 – Low"
+
+
 class IncidentReport(models.Model):
     """One incident, as the reporting organisation tells it. A draft until submitted."""
 
@@ -140,6 +150,13 @@ class IncidentReport(models.Model):
     attack_vector = models.CharField(max_length=16, choices=AttackVector.choices, blank=True)
     data_types = models.JSONField(default=list, blank=True, help_text="DataType values.")
     records_affected = models.PositiveIntegerField(null=True, blank=True)
+    # Facts some statutes key on (statutes' rule conditions): the severity level (Florida: levels 3-5
+    # within 48 hours), and whether a water or wastewater utility's operations are affected (Indiana:
+    # 24 hours, IC 13-18-16.5). Election data (Texas: to the Secretary of State) is a data type.
+    severity_level = models.PositiveSmallIntegerField(
+        "Severity level", choices=SeverityLevel.choices, null=True, blank=True
+    )
+    water_utility_affected = models.BooleanField("Water or wastewater utility operations affected", default=False)
     # Ransom.
     ransom_demanded = models.BooleanField(default=False)
     ransom_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)

@@ -17,8 +17,8 @@ from django.db import transaction
 from commonguard.accounts.models import STATE_STAFF_ROLES, User
 from commonguard.accounts.viewer import viewer_for
 from commonguard.core.tlp import TLP
-from commonguard.incidents.models import Category, IncidentReport, ReportEvent
-from commonguard.incidents.services import _audit, can_triage, can_write
+from commonguard.incidents.models import Category, IncidentReport
+from commonguard.incidents.services import _audit, _event, can_triage, can_write
 from commonguard.orgs.models import Organization
 from commonguard.sharing import indicators as ioc
 from commonguard.sharing.models import Alert
@@ -122,12 +122,6 @@ def warn_peers(*, actor: User, report: IncidentReport, data: dict[str, Any]) -> 
             confirm_benign=False,
         ),
     )
-    ReportEvent.objects.create(
-        report=report,
-        actor=actor,
-        kind="warn_peers",
-        summary="An alert draft to warn peers was created",
-        internal=can_triage(actor, report),
-    )
+    _event(report, actor, "warn_peers", "An alert draft to warn peers was created", internal=can_triage(actor, report))
     _audit(actor, "incident.warn_peers", report, f"{actor.email} drafted alert {alert.uuid} from {report.uuid}")
     return alert

@@ -113,6 +113,8 @@ def report_step(request: AuthedRequest, uuid: UUID, step: int) -> HttpResponse:
         return redirect("incidents:detail", uuid=report.uuid)
     if not services.can_write(request.user, report):
         raise PermissionDenied("Only members of the reporting organisation can change this report.")
+    if request.method == "GET":  # the form shows the draft's facts: a read like any other
+        services.audit_read(request.user, report, f"draft form (step {step})")
     with _tz(report):
         if step == 3:
             return _step_send(request, report)
@@ -171,7 +173,7 @@ def _step_send(
             return render(
                 request,
                 "incidents/report_send.html",
-                {**_send_context(request, report), "errors": _messages(exc), "stale": _stale(exc)},
+                {**_send_context(request, report), "errors": exc.messages, "stale": _stale(exc)},
                 status=409 if _stale(exc) else 400,
             )
         messages.success(request, "Your report was sent to the state. Thank you: reporting helps everyone.")
@@ -201,12 +203,6 @@ def _revision(request: AuthedRequest) -> int | None:
         return None
 
 
-def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for errors in exc.message_dict.values() for m in errors]
-    return list(exc.messages)
-
-
 @vetted_required
 @require_POST
 def report_autosave(request: AuthedRequest, uuid: UUID, step: int) -> HttpResponse:
@@ -224,7 +220,7 @@ def report_autosave(request: AuthedRequest, uuid: UUID, step: int) -> HttpRespon
                     actor=request.user, report=report, data=facts(form), revision=form.cleaned_data.get("revision")
                 )
             except (ValidationError, PermissionDenied) as exc:
-                problem = error_text(exc) if not isinstance(exc, ValidationError) else " ".join(_messages(exc))
+                problem = error_text(exc)
         else:
             problem = " ".join(str(e) for errors in form.errors.values() for e in errors)
     return render(
@@ -254,6 +250,8 @@ def _facts(report: IncidentReport) -> list[tuple[str, Any]]:
         ("Attack vector", report.get_attack_vector_display() if report.attack_vector else ""),
         ("Data involved", ", ".join(str(dict(_data_labels()).get(v, v)) for v in report.data_types)),
         ("Records affected", report.records_affected),
+        ("Severity level", report.get_severity_level_display() if report.severity_level else ""),
+        ("Water or wastewater utility operations affected", "Yes" if report.water_utility_affected else ""),
         ("Ransom demanded", "Yes" if report.ransom_demanded else ""),
         ("Ransom amount", f"{report.ransom_amount} {report.ransom_currency}".strip() if report.ransom_amount else ""),
         ("Ransom paid", "Yes" if report.ransom_paid else ""),
@@ -346,6 +344,7 @@ def report_update_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
         raise PermissionDenied("Only members of the reporting organisation can update this report.")
     with _tz(report):
         if request.method != "POST":
+            services.audit_read(request.user, report, "update form")
             form = UpdateForm(initial=initial_for(report, UpdateForm))
             return render(request, "incidents/report_update.html", {"report": report, "form": form})
         form = UpdateForm(request.POST, initial=initial_for(report, UpdateForm))
@@ -379,6 +378,7 @@ def report_classify_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
     initial = {path.replace(".", "__"): values for path, values in (report.veris or {}).items()}
     initial["revision"] = report.revision
     if request.method != "POST":
+        services.audit_read(request.user, report, "classification form")
         return render(
             request, "incidents/report_classify.html", {"report": report, "form": ClassifyForm(initial=initial)}
         )
@@ -682,6 +682,7 @@ def warn_peers_view(request: AuthedRequest, uuid: UUID) -> HttpResponse:
         messages.error(request, "Send the report to the state first.")
         return redirect("incidents:step", uuid=report.uuid, step=3)
     if request.method != "POST":
+        services.audit_read(request.user, report, "warn-peers form")
         title, summary = peers.default_text(report)
         form = WarnPeersForm(initial={"title": title, "summary": summary, "carry_indicators": True})
         return render(request, "incidents/warn_peers.html", {"report": report, "form": form})

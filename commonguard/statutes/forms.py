@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
 
+from commonguard.incidents.models import DataType
 from commonguard.orgs.models import Organization
 from commonguard.orgs.states import STATES
 from commonguard.statutes.models import FEDERAL, ClockStart, DurationUnit, Guardrail, Obligation, Sending, Trigger
-from commonguard.statutes.rules import report_field_choices
+from commonguard.statutes.rules import report_fact_choices, report_field_choices
 from commonguard.web.errors import set_choices
 from commonguard.web.forms import Form
+
+
+class CodeListField(forms.CharField):
+    """Codes separated by commas or spaces, kept as a list."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        return [code for code in re.split(r"[\s,]+", text or "") if code]
 
 
 def state_label(code: str) -> str:
@@ -35,6 +48,35 @@ class RuleForm(Form):
         help_text="None ticked: every kind.",
     )
     min_population = forms.IntegerField(label="Only from this population (optional)", required=False, min_value=0)
+    excluded_fips = CodeListField(
+        label="Organisations exempt by place (optional)",
+        required=False,
+        help_text="County (5 digits) or place (7 digits) FIPS codes, e.g. New York City: 3651000 36005 36047 "
+        "36061 36081 36085.",
+    )
+    min_severity = forms.TypedChoiceField(
+        label="Only from this severity level (optional)",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Any level"), *[(level, f"Level {level} or higher") for level in (2, 3, 4, 5)]],
+        help_text="A report without a severity level still opens the obligation.",
+    )
+    data_types = forms.MultipleChoiceField(
+        label="Only when the report involves one of these data (optional)",
+        choices=DataType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    except_data_types = forms.MultipleChoiceField(
+        label="Not when the report involves one of these data (optional)",
+        choices=DataType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    required_facts = forms.MultipleChoiceField(
+        label="Only when the report says yes to (optional)", widget=forms.CheckboxSelectMultiple, required=False
+    )
     trigger = forms.ChoiceField(label="What opens the obligation", choices=Trigger.choices)
     clock_start = forms.ChoiceField(label="The clock starts at", choices=ClockStart.choices)
     duration = forms.IntegerField(min_value=1)
@@ -56,6 +98,7 @@ class RuleForm(Form):
         super().__init__(*args, **kwargs)
         set_choices(self, "state", [(s, state_label(s)) for s in states])
         set_choices(self, "required_fields", report_field_choices())
+        set_choices(self, "required_facts", report_fact_choices())
         if creating:
             self.fields["key"].required = True
         else:

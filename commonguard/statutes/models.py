@@ -67,6 +67,17 @@ class ReportingRule(models.Model):
     kinds = models.JSONField(default=list, blank=True)
     # CIRCIA's proposed SLTT criterion: jurisdictions of at least 50,000 people.
     min_population = models.PositiveIntegerField(null=True, blank=True)
+    # Conditions on facts of the organisation and the report (empty: none). An organisation whose place or
+    # county FIPS code is listed is exempt (New York City). A report opens the rule only if its severity
+    # level reaches `min_severity` (Florida: 3) - a report without a level opens it, the cautious reading -,
+    # if it involves one of `data_types` (Texas: election data to the Secretary of State) and none of
+    # `except_data_types`, and if every report fact named in `required_facts` (yes/no facts) is true
+    # (Indiana: a water or wastewater utility's operations affected).
+    excluded_fips = models.JSONField(default=list, blank=True)
+    min_severity = models.PositiveSmallIntegerField(null=True, blank=True)
+    data_types = models.JSONField(default=list, blank=True)
+    except_data_types = models.JSONField(default=list, blank=True)
+    required_facts = models.JSONField(default=list, blank=True)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.INCIDENT)
     clock_start = models.CharField(max_length=20, choices=ClockStart.choices, default=ClockStart.DISCOVERY)
     duration = models.PositiveIntegerField()
@@ -107,6 +118,21 @@ class ReportingRule(models.Model):
     @property
     def duration_text(self) -> str:
         return describe_duration(self.duration, self.unit)
+
+    @property
+    def condition_texts(self) -> list[str]:
+        """The rule's conditions on facts, in words (rules screen)."""
+        texts = []
+        if self.excluded_fips:
+            texts.append("not for organisations in " + ", ".join(self.excluded_fips) + " (FIPS)")
+        if self.min_severity:
+            texts.append(f"severity level {self.min_severity} or higher (or not assessed)")
+        if self.data_types:
+            texts.append("the report involves " + " or ".join(self.data_types) + " data")
+        if self.except_data_types:
+            texts.append("the report involves no " + " or ".join(self.except_data_types) + " data")
+        texts += [f"the report says yes to {name.replace('_', ' ')}" for name in self.required_facts or []]
+        return texts
 
     def in_force_on(self, day: date) -> bool:
         if self.effective_from and day < self.effective_from:

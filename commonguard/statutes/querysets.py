@@ -31,19 +31,6 @@ class ReportingRuleQuerySet(models.QuerySet):
         viewer = viewer_for(user)
         return self if viewer.is_vetted else self.none()
 
-    def editable_by(self, user: Any) -> ReportingRuleQuerySet:
-        """A state's staff (liaisons, analysts) edit their state's rules; the operator every rule."""
-        viewer = viewer_for(user)
-        if viewer.is_operator:
-            return self
-        return self.filter(state__in=list(viewer.staff_states))
-
-    def in_force(self, day: Any) -> ReportingRuleQuerySet:
-        return self.filter(enabled=True).filter(
-            Q(effective_from__isnull=True) | Q(effective_from__lte=day),
-            Q(effective_to__isnull=True) | Q(effective_to__gte=day),
-        )
-
 
 class ObligationQuerySet(models.QuerySet):
     def visible_to(self, user: Any) -> ObligationQuerySet:

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from commonguard.accounts.viewer import viewer_for
 from commonguard.core.audit import audit_record
+from commonguard.incidents.models import DataType
 from commonguard.orgs.models import Organization
 from commonguard.orgs.states import STATES
 from commonguard.statutes.models import (
@@ -16,6 +17,7 @@ from commonguard.statutes.models import (
     ClockStart,
     DurationUnit,
     Guardrail,
+    Obligation,
     ReportingRule,
     RuleRecipient,
     Trigger,
@@ -31,6 +33,11 @@ RULE_FIELDS = [
     "notes",
     "kinds",
     "min_population",
+    "excluded_fips",
+    "min_severity",
+    "data_types",
+    "except_data_types",
+    "required_facts",
     "trigger",
     "clock_start",
     "duration",
@@ -53,6 +60,18 @@ def report_field_choices() -> list[tuple[str, str]]:
     skip |= {"status", "phase", "assignee", "veris"}
     return [
         (f.name, str(f.verbose_name).capitalize()) for f in IncidentReport._meta.concrete_fields if f.name not in skip
+    ]
+
+
+def report_fact_choices() -> list[tuple[str, str]]:
+    """The report's yes/no facts a rule may require to be true (Indiana's water utilities)."""
+    from commonguard.incidents.models import IncidentReport
+
+    skip = {"ransom_demanded", "ransom_paid", "law_enforcement_notified", "insurer_notified"}
+    return [
+        (f.name, str(f.verbose_name).capitalize())
+        for f in IncidentReport._meta.concrete_fields
+        if f.get_internal_type() == "BooleanField" and not f.null and f.name not in skip
     ]
 
 
@@ -96,6 +115,16 @@ def _check(data: dict[str, Any], recipients: list[dict[str, Any]]) -> None:
     kinds = set(data.get("kinds") or [])
     if kinds - set(Organization.Kind.values):
         err("kinds", "Unknown kind of organisation.")
+    if data.get("min_severity") is not None and data["min_severity"] not in range(1, 6):
+        err("min_severity", "A severity level is 1 to 5.")
+    for name in ("data_types", "except_data_types"):
+        if set(data.get(name) or []) - set(DataType.values):
+            err(name, "Unknown data type.")
+    if set(data.get("required_facts") or []) - {name for name, _ in report_fact_choices()}:
+        err("required_facts", "Unknown yes/no fact of a report.")
+    for code in data.get("excluded_fips") or []:
+        if not (str(code).isdigit() and len(str(code)) in (5, 7)):
+            err("excluded_fips", f"{code}: give 5-digit county or 7-digit place FIPS codes.")
     fields = set(data.get("required_fields") or [])
     if fields - {name for name, _ in report_field_choices()}:
         err("required_fields", "Unknown report field.")
@@ -146,7 +175,7 @@ def rule_save(
     before = {f: _plain(getattr(rule, f)) for f in RULE_FIELDS} if rule.pk else {}
     for field in RULE_FIELDS:
         value = data.get(field)
-        if field in {"kinds", "required_fields"}:
+        if field in {"kinds", "required_fields", "data_types", "except_data_types", "required_facts", "excluded_fips"}:
             value = sorted(value or [])
         elif field in {"source_url", "notes", "guardrail", "guardrail_basis"} or field in {"name", "citation"}:
             value = (value or "").strip()
@@ -167,6 +196,11 @@ def rule_save(
         row.duration = spec.get("duration") or None
         row.unit = spec.get("unit") or ""
         row.save()
+        # Open obligations owed to this recipient take its contact channels as now set: the next
+        # "send by e-mail" goes to the address the operator gave (sent ones keep what they were sent to).
+        Obligation.objects.filter(recipient=row, status__in=list(Obligation.OPEN_STATUSES)).update(
+            recipient_email=row.email, recipient_portal_url=row.portal_url, recipient_phone=row.phone
+        )
     for row in existing[len(recipients) :]:
         row.delete()
     after = {f: _plain(getattr(rule, f)) for f in RULE_FIELDS}

@@ -18,12 +18,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from commonguard.accounts.viewer import viewer_for
-from commonguard.core.audit import audit_record
+from commonguard.core.audit import audit_batch, audit_record
 from commonguard.orgs.states import STATES
+from commonguard.statutes.cache import state_rules
 from commonguard.statutes.deadlines import due_at as compute_due_at
 from commonguard.statutes.deadlines import reminder_times
 from commonguard.statutes.models import (
-    FEDERAL,
     ClockStart,
     DurationUnit,
     Guardrail,
@@ -101,25 +101,34 @@ def clock_fact(report: IncidentReport, clock_start: str, now: datetime) -> tuple
 
 
 def _binds(rule: ReportingRule, org: Any) -> bool:
+    """Whether the rule applies to the organisation: its kind, its population, not exempt by place."""
     if rule.kinds and org.kind not in rule.kinds:
+        return False
+    if rule.excluded_fips and {org.place_fips, org.county_fips} & set(rule.excluded_fips):
         return False
     return not (rule.min_population and (org.population or 0) < rule.min_population)
 
 
+def conditions_met(report: IncidentReport, rule: ReportingRule) -> bool:
+    """The rule's conditions on the report's facts (models.ReportingRule). A missing severity level
+    never spares a clock (the cautious reading, as with missing times)."""
+    if rule.min_severity and report.severity_level is not None and report.severity_level < rule.min_severity:
+        return False
+    involved = set(report.data_types or [])
+    if rule.data_types and not involved & set(rule.data_types):
+        return False
+    if rule.except_data_types and involved & set(rule.except_data_types):
+        return False
+    return all(getattr(report, name, False) is True for name in rule.required_facts or [])
+
+
 def rules_for(report: IncidentReport, now: datetime) -> list[tuple[ReportingRule, list[RuleRecipient]]]:
     """Enabled rules of the report's state (and federal ones) that apply to its organisation, in force
-    on the day the report is submitted, each with its recipients (one query: this runs in every
-    submission's transaction)."""
+    on the day the report is submitted, each with its recipients (from the per-state table in memory,
+    cache.py: this runs in every submission's transaction)."""
     org = report.organization
     day = timezone.localdate(report.submitted_at or now)
-    rules = ReportingRule.objects.in_force(day).filter(state__in=[report.state, FEDERAL])
-    recipients = RuleRecipient.objects.filter(rule__in=rules).select_related("rule")
-    found: dict[int, tuple[ReportingRule, list[RuleRecipient]]] = {}
-    for recipient in recipients.order_by("rule__state", "rule__trigger", "rule__duration", "rule__key", "position"):
-        if recipient.rule_id not in found:
-            found[recipient.rule_id] = (recipient.rule, [])
-        found[recipient.rule_id][1].append(recipient)
-    return [(rule, people) for rule, people in found.values() if _binds(rule, org)]
+    return [(rule, people) for rule, people in state_rules(report.state) if rule.in_force_on(day) and _binds(rule, org)]
 
 
 @dataclass(frozen=True)
@@ -151,7 +160,7 @@ def _wanted(
 ) -> list[Wanted]:
     wanted: list[Wanted] = []
     for rule, recipients in rules:
-        if not trigger_met(report, rule.trigger):
+        if not trigger_met(report, rule.trigger) or not conditions_met(report, rule):
             continue
         started, basis = clock_fact(report, rule.clock_start, now)
         if started is None:
@@ -227,7 +236,9 @@ def _fields(w: Wanted) -> dict[str, Any]:
 
 
 @transaction.atomic(savepoint=False)
-def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime | None = None) -> list[Obligation]:
+def obligations_sync(
+    *, report: IncidentReport, actor: Any = None, now: datetime | None = None, created: bool = False
+) -> list[Obligation]:
     """Open the obligations a submitted report's facts call for, and recompute the open ones.
 
     Called on submission and on every update (receivers.py). Idempotent: an obligation exists once per
@@ -235,8 +246,14 @@ def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime
     due time; a clock whose trigger no longer holds becomes "not applicable"); sent, waived and
     not-applicable ones are history and are not touched. A report no rule applies to gets the default
     report to its state, recorded as delivered through CommonGuard (the state's recipients read it here).
+    `created`: the report was inserted in this very transaction, so it has no obligations and no
+    guardrail notices yet (nothing to read or lock first). Audit rows go in one INSERT at the end.
     """
-    now = now or timezone.now()
+    with audit_batch():
+        return _sync(report, actor, now or timezone.now(), created)
+
+
+def _sync(report: IncidentReport, actor: Any, now: datetime, created: bool) -> list[Obligation]:
     if report.submitted_at is None:
         return []
     if report.status in SET_ASIDE_STATUSES:
@@ -244,7 +261,7 @@ def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime
         return []
     rules = rules_for(report, now)
     wanted = _wanted(report, rules, now)
-    existing = {o.key: o for o in Obligation.objects.select_for_update().filter(report=report)}
+    existing = {} if created else {o.key: o for o in Obligation.objects.select_for_update().filter(report=report)}
     if not wanted:
         wanted = [_default_obligation(report, now)]
     new: list[Obligation] = []
@@ -295,7 +312,7 @@ def obligations_sync(*, report: IncidentReport, actor: Any = None, now: datetime
             data={"obligations": [o.key for o in opened]},
         )
     if report.ransom_paid:
-        guardrails_record(report=report, actor=actor, now=now, rules=[rule for rule, _ in rules])
+        guardrails_record(report=report, actor=actor, now=now, rules=[rule for rule, _ in rules], created=created)
     return opened
 
 
@@ -350,10 +367,12 @@ def _store_sending(
 def ransom_guardrails(*, organization: Any, state: str | None = None) -> list[ReportingRule]:
     """The enabled rules with a ransom guardrail that bind `organization`: the report form's "paid"
     step shows their warnings (and asks for the resolution) before the fact is saved."""
-    rules = ReportingRule.objects.in_force(timezone.localdate()).filter(
-        state__in=[state or organization.state, FEDERAL]
-    )
-    return [r for r in rules.exclude(guardrail="") if _binds(r, organization)]
+    day = timezone.localdate()
+    return [
+        rule
+        for rule, _ in state_rules(state or organization.state)
+        if rule.guardrail and rule.in_force_on(day) and _binds(rule, organization)
+    ]
 
 
 def guardrails_record(
@@ -362,15 +381,23 @@ def guardrails_record(
     actor: Any = None,
     now: datetime | None = None,
     rules: list[ReportingRule] | None = None,
+    created: bool = False,
 ) -> list[GuardrailNotice]:
     """When a report says a ransom was paid where a rule forbids it or asks for a governing-body
-    resolution, record the warning with its legal basis (once per rule), for the state and the record."""
+    resolution, record the warning with its legal basis (once per rule), for the state and the record.
+    `created`: the report is new in this transaction (it has no notices yet)."""
     if not report.ransom_paid:
         return []
-    notices = []
     if rules is None:
         rules = ransom_guardrails(organization=report.organization, state=report.state)
-    for rule in (r for r in rules if r.guardrail):
+    guarded = [r for r in rules if r.guardrail]
+    if not guarded:
+        return []
+    existing = {} if created else {n.rule_id: n for n in GuardrailNotice.objects.filter(report=report)}
+    new = []
+    for rule in guarded:
+        if rule.pk in existing:
+            continue
         if rule.guardrail == Guardrail.RANSOM_PAYMENT_FORBIDDEN:
             message = (
                 "This report says a ransom was paid. The law of this state forbids paying a ransom. "
@@ -381,22 +408,27 @@ def guardrails_record(
                 "This report says a ransom was paid. The law of this state allows payment only with a "
                 "resolution or ordinance of the governing body: please attach it."
             )
-        notice, created = GuardrailNotice.objects.get_or_create(
-            report=report,
-            rule=rule,
-            defaults={"kind": rule.guardrail, "legal_basis": rule.guardrail_basis or rule.citation, "message": message},
-        )
-        if created:
-            audit_record(
-                actor=actor,
-                action="guardrail.record",
-                summary=f"Ransom payment reported under {rule.citation}",
-                organization=report.organization,
-                target=report,
-                data={"rule": rule.key, "kind": rule.guardrail, "legal_basis": notice.legal_basis},
+        new.append(
+            GuardrailNotice(
+                report=report,
+                rule=rule,
+                kind=rule.guardrail,
+                legal_basis=rule.guardrail_basis or rule.citation,
+                message=message,
             )
-        notices.append(notice)
-    return notices
+        )
+    # A concurrent update of the same report may have written a notice first: the constraint keeps one.
+    GuardrailNotice.objects.bulk_create(new, ignore_conflicts=not created)
+    for notice in new:
+        audit_record(
+            actor=actor,
+            action="guardrail.record",
+            summary=f"Ransom payment reported under {notice.rule.citation}",
+            organization=report.organization,
+            target=report,
+            data={"rule": notice.rule.key, "kind": notice.kind, "legal_basis": notice.legal_basis},
+        )
+    return [existing.get(rule.pk) or next(n for n in new if n.rule_id == rule.pk) for rule in guarded]
 
 
 MAX_RESOLUTION_BYTES = 20 * 1024 * 1024
@@ -407,7 +439,7 @@ RESOLUTION_TYPES = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
 def guardrail_attach_document(*, actor: Any, notice: GuardrailNotice, upload: Any) -> GuardrailNotice:
     """The reporting organisation attaches the governing body's resolution or ordinance."""
     viewer = viewer_for(actor)
-    if notice.report.organization_id not in viewer.org_ids and not viewer.is_operator:
+    if notice.report.organization_id not in viewer.org_ids:
         raise PermissionDenied("Only the reporting organisation attaches its resolution.")
     if notice.kind != Guardrail.RESOLUTION_REQUIRED:
         raise ValidationError("This guardrail does not ask for a document.")
@@ -437,14 +469,15 @@ def guardrail_attach_document(*, actor: Any, notice: GuardrailNotice, upload: An
 # --- Recording a sending, waiving -------------------------------------------------------------
 
 
-def _may_send(actor: Any, obligation: Obligation) -> bool:
-    viewer = viewer_for(actor)
-    return viewer.is_operator or obligation.report.organization_id in viewer.org_ids
+# The hub operator reads no report (ADR 27), so never acts on its obligations either.
+def may_send(actor: Any, obligation: Obligation) -> bool:
+    """The reporting organisation records and sends its reports (services and pages)."""
+    return obligation.report.organization_id in viewer_for(actor).org_ids
 
 
-def _may_waive(actor: Any, obligation: Obligation) -> bool:
-    viewer = viewer_for(actor)
-    return viewer.is_operator or obligation.report.state in viewer.staff_states
+def may_waive(actor: Any, obligation: Obligation) -> bool:
+    """The staff of the report's state waive or set aside an obligation."""
+    return obligation.report.state in viewer_for(actor).staff_states
 
 
 @transaction.atomic
@@ -462,7 +495,7 @@ def obligation_record_sending(
     Callers have already checked the actor may read the obligation. Refused for waived or
     not-applicable obligations, a time in the future, empty evidence."""
     now = now or timezone.now()
-    if not _may_send(actor, obligation):
+    if not may_send(actor, obligation):
         raise PermissionDenied("Only the reporting organisation records its sendings.")
     obligation = Obligation.objects.select_for_update().get(pk=obligation.pk)
     errors: dict[str, str] = {}
@@ -504,7 +537,7 @@ def obligation_send_email(*, actor: Any, obligation: Obligation, now: datetime |
     from commonguard.statutes.documents import report_json, report_pdf
 
     now = now or timezone.now()
-    if not _may_send(actor, obligation):
+    if not may_send(actor, obligation):
         raise PermissionDenied("Only the reporting organisation sends its report.")
     if obligation.status in {Obligation.Status.WAIVED, Obligation.Status.NOT_APPLICABLE}:
         raise ValidationError(f"This obligation is {obligation.get_status_display().lower()}: nothing to send.")
@@ -564,7 +597,7 @@ def obligation_send_email(*, actor: Any, obligation: Obligation, now: datetime |
 @transaction.atomic
 def obligation_close(*, actor: Any, obligation: Obligation, status: str, reason: str) -> Obligation:
     """The state's staff waive an obligation, or find it not applicable, with a reason."""
-    if not _may_waive(actor, obligation):
+    if not may_waive(actor, obligation):
         raise PermissionDenied("Only the staff of the report's state waive an obligation.")
     if status not in {Obligation.Status.WAIVED, Obligation.Status.NOT_APPLICABLE}:
         raise ValidationError({"status": "Choose waived or not applicable."})

@@ -26,7 +26,8 @@ def load_shipped_rules(rule_model: Any, recipient_model: Any) -> int:
         if rule_model.objects.filter(key=spec["key"]).exists():
             continue
         recipients = spec.get("recipients", [])
-        fields = {k: v for k, v in spec.items() if k not in {"recipients", "key"}}
+        known = {f.name for f in rule_model._meta.get_fields()}  # a migration's model may predate a field
+        fields = {k: v for k, v in spec.items() if k not in {"recipients", "key"} and k in known}
         for day in ("effective_from", "effective_to"):
             if fields.get(day):
                 fields[day] = date.fromisoformat(fields[day])
@@ -35,3 +36,32 @@ def load_shipped_rules(rule_model: Any, recipient_model: Any) -> int:
             recipient_model.objects.create(rule=rule, position=position, **recipient)
         created += 1
     return created
+
+
+# Conditions added after the first rules shipped (migration 0004): set on the shipped rules that exist.
+CONDITION_FIELDS = ("excluded_fips", "min_severity", "data_types", "except_data_types", "required_facts")
+CONTACT_FIELDS = ("email", "portal_url", "phone")
+
+
+def apply_shipped_conditions(rule_model: Any, recipient_model: Any) -> int:
+    """Give the existing shipped rules the conditions of data/rules.json (fields nobody could have set
+    before they existed), fill the recipients' contact channels the research names where they are
+    still empty (never overwriting what a state's staff typed), and create the rules that are new.
+    Returns how many rules were changed or created."""
+    changed = load_shipped_rules(rule_model, recipient_model)
+    for spec in shipped_rules():
+        rule = rule_model.objects.filter(key=spec["key"]).first()
+        if rule is None:
+            continue
+        updates = {name: spec[name] for name in CONDITION_FIELDS if name in spec and getattr(rule, name) != spec[name]}
+        if updates:
+            rule_model.objects.filter(pk=rule.pk).update(**updates)
+            changed += 1
+        rows = list(recipient_model.objects.filter(rule=rule).order_by("position", "id"))
+        for row, wanted in zip(rows, spec.get("recipients", []), strict=False):
+            if row.name != wanted["name"]:
+                continue
+            fill = {name: wanted[name] for name in CONTACT_FIELDS if wanted.get(name) and not getattr(row, name)}
+            if fill:
+                recipient_model.objects.filter(pk=row.pk).update(**fill)
+    return changed

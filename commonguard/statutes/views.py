@@ -16,6 +16,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from commonguard.accounts.viewer import viewer_for
+from commonguard.core.audit import audit_record
+from commonguard.core.models import AuditEvent
+from commonguard.incidents.services import audit_list, audit_read
 from commonguard.orgs.states import STATES
 from commonguard.statutes.forms import CloseForm, RecipientFormSet, ResolutionForm, RuleForm, SendingForm, state_label
 from commonguard.statutes.models import GuardrailNotice, Obligation, ReportingRule, Sending
@@ -28,6 +31,8 @@ from commonguard.statutes.selectors import (
 )
 from commonguard.statutes.services import (
     guardrail_attach_document,
+    may_send,
+    may_waive,
     obligation_close,
     obligation_record_sending,
     obligation_send_email,
@@ -129,6 +134,7 @@ def report_obligation_list(request: AuthedRequest, uuid: Any) -> HttpResponse:
         "resolution_form": ResolutionForm(),
         "may_upload": report.organization_id in viewer_for(request.user).org_ids,
     }
+    audit_read(request.user, report, "obligations")
     return render(request, "statutes/report_obligations.html", context)
 
 
@@ -149,14 +155,12 @@ def _obligation_or_404(request: AuthedRequest, pk: int) -> Obligation:
 @vetted_required
 def obligation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     obligation = _obligation_or_404(request, pk)
-    viewer = viewer_for(request.user)
     zone = _zone(obligation)
-    may_send = viewer.is_operator or obligation.report.organization_id in viewer.org_ids
-    may_close = viewer.is_operator or obligation.report.state in viewer.staff_states
+    may_send_it, may_close = may_send(request.user, obligation), may_waive(request.user, obligation)
     form = SendingForm(request.POST or None, initial={"sent_at": timezone.now().astimezone(zone).replace(tzinfo=None)})
     status = 200
     if request.method == "POST":
-        if not may_send:
+        if not may_send_it:
             raise PermissionDenied("Only the reporting organisation records its sendings.")
         with timezone.override(zone):
             valid = form.is_valid()
@@ -184,12 +188,13 @@ def obligation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "sendings": Sending.objects.visible_to(request.user)
         .filter(obligation=obligation)
         .select_related("recorded_by"),
-        "form": form if may_send and not closed else None,
+        "form": form if may_send_it and not closed else None,
         "close_form": CloseForm() if may_close and obligation.is_open else None,
-        "may_email": may_send and bool(obligation.recipient_email) and not closed,
+        "may_email": may_send_it and bool(obligation.recipient_email) and not closed,
         "required": _required_facts(obligation),
         "zone": zone,
     }
+    audit_read(request.user, obligation.report, f"obligation {obligation.pk}")
     return render(request, "statutes/obligation_detail.html", context, status=status)
 
 
@@ -271,11 +276,12 @@ def guardrail_document(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @vetted_required
 def overdue_list(request: AuthedRequest) -> HttpResponse:
-    obligations = (
+    obligations = list(
         Obligation.objects.overdue_shown_to(request.user)
         .select_related("report__organization")
         .order_by("report__organization__sort_name", "due_at")
     )
+    audit_list(request.user, len({o.report_id for o in obligations}), "overdue obligations")
     return render(request, "statutes/overdue.html", {"obligations": obligations})
 
 
@@ -286,4 +292,12 @@ def health(request: AuthedRequest, state: str) -> HttpResponse:
     figures = state_reporting_health(user=request.user, state=state.upper())
     if figures is None:
         raise Http404
+    # Aggregates over the state's reports: a read of reports too, kept with what was shown.
+    audit_record(
+        actor=request.user,
+        action="incident.read.health",
+        summary=f"{request.user.email} read the reporting health of {state.upper()}",
+        kind=AuditEvent.Kind.READ,
+        data={"state": state.upper()},
+    )
     return render(request, "statutes/health.html", {"figures": figures, "state_name": state_label(state.upper())})
