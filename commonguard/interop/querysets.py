@@ -36,12 +36,19 @@ class CollectionQuerySet(models.QuerySet):
         viewer = viewer_for(user)
         if not viewer.is_vetted:
             return self.none()
+        from commonguard.sharing.models import SharingGroup
+
         my_orgs = list(viewer.org_ids)
+        # The groups as a subquery, not a join: no duplicate rows, so no DISTINCT (every TAXII request
+        # runs this once).
+        my_groups = SharingGroup.organizations.through.objects.filter(organization_id__in=my_orgs).values(
+            "sharinggroup_id"
+        )
         return self.filter(
             Q(kind__in=["community", "reference", "feed"])
             | Q(kind="organization", organization_id__in=my_orgs)
-            | Q(kind="sharing_group", sharing_group__organizations__in=my_orgs)
-        ).distinct()
+            | Q(kind="sharing_group", sharing_group_id__in=my_groups)
+        )
 
 
 def writable_by(collection: Collection, user: Any) -> bool:
