@@ -34,6 +34,9 @@ BULK_WORKER=$!
 # Re-enqueues alert deliveries a stopped worker left behind, and retries failed ones.
 $PY manage.py deliveries_resume --every 30 >>var/worker.log 2>&1 &
 RESUMER=$!
+# Queues again the STIX imports a stopped worker left running (its lease ran out).
+$PY manage.py stix_imports_resume --every 60 >>var/worker.log 2>&1 &
+STIX_RESUMER=$!
 # Imports the CISA KEV catalogue now (the whole of it: the demo seeding took only the newest
 # entries) and then daily; old entries are recorded without being e-mailed (ADR 15).
 $PY manage.py kev_import --every 86400 >var/kev-import.log 2>&1 &
@@ -53,7 +56,7 @@ FEDERATION=$!
 # Mutual aid: credential expiry reminders (30 days ahead) and lapses, daily.
 $PY manage.py mutualaid_reminders --every 86400 >var/mutualaid-reminders.log 2>&1 &
 CREDENTIALS=$!
-trap 'kill $WORKER $BULK_WORKER $RESUMER $KEV $FEEDS $CLOCKS $REMINDERS $FEDERATION $CREDENTIALS 2>/dev/null || true' EXIT INT TERM
+trap 'kill $WORKER $BULK_WORKER $RESUMER $STIX_RESUMER $KEV $FEEDS $CLOCKS $REMINDERS $FEDERATION $CREDENTIALS 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
