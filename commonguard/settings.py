@@ -140,6 +140,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(SQLITE_PATH),
+            # Keep a thread's connection between requests, as on PostgreSQL: a new one per request
+            # costs its PRAGMAs and an empty page cache (half the CPU of a 1,000-object TAXII page).
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,

@@ -446,3 +446,116 @@ def test_a_bundle_carrying_the_standard_tlp_marking_objects_imports(world, clien
     job = import_now(client, world["ingham_member"], world.ingham, {"type": "bundle", "objects": [marking, obj]})
     assert job.state == "complete", job.error
     assert job.result["unchanged"] == 1 and StixObject.objects.get(stix_id=obj["id"]).tlp == TLP.AMBER
+
+
+# --- The job list without N+1, and a job whose worker died --------------------------------------
+
+
+def test_the_job_list_reads_jobs_and_their_alerts_in_fixed_queries(world, client):
+    """The API list and the page cost the same number of queries for one job as for four (each job
+    with an alert); the alert of a job is read through the alert's read rule."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.sharing_helpers import make_alert
+
+    me, org = world["ingham_member"], world.ingham
+    headers = api(client, me)
+
+    def add_job(n: int) -> StixImport:
+        alert = make_alert(me, org, TLP.GREEN, title=f"Imported {n}")
+        return StixImport.objects.create(
+            organization=org, created_by=me, bundle_id=f"bundle--{uuid.uuid4()}", state="complete", alert=alert
+        )
+
+    def count(url: str, **kwargs: Any) -> int:
+        client.get(url, **kwargs)  # warm: sessions, the token's last use
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, **kwargs).status_code == 200
+        return len(queries)
+
+    add_job(0)
+    sign_in(client, me)
+    one_api, one_page = count(API, headers=headers), count("/stix/imports/")
+    for n in range(1, 4):
+        add_job(n)
+    body = client.get(API, headers=headers).json()
+    assert len(body["results"]) == 4 and all(job["alert"] for job in body["results"])
+    assert count(API, headers=headers) == one_api
+    assert count("/stix/imports/") == one_page
+    # An alert its reader may not read is not named (absent), the job still listed.
+    outsider_alert = make_alert(
+        world["washtenaw_member"], world.washtenaw, TLP.RED, recipient_people=[world["washtenaw_admin"]]
+    )
+    StixImport.objects.filter(bundle_id__isnull=False).update(alert=outsider_alert)
+    assert [job["alert"] for job in client.get(API, headers=headers).json()["results"]] == [None] * 4
+
+
+def test_a_job_whose_worker_died_is_queued_again_after_its_lease(world, client, settings):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from commonguard.interop.imports import MAX_ATTEMPTS, stix_imports_resume
+
+    settings.COMMONGUARD_STIX_IMPORT_LEASE_SECONDS = 60
+    me, org, bundle = world["ingham_member"], world.ingham, bundle_21()
+    job = job_of(post_bundle(client, me, org, bundle))
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.all().delete()  # the worker took the task and died mid-import:
+    StixImport.objects.filter(pk=job.pk).update(
+        state="running", attempts=1, heartbeat_at=timezone.now() - timedelta(seconds=30)
+    )
+    assert stix_imports_resume() == 0  # still within its lease: the worker may be alive
+    StixImport.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=61))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("stix_imports_resume", stdout=__import__("io").StringIO())
+    job.refresh_from_db()
+    assert job.state == "queued"
+    run_worker()  # a live worker takes it again: all of it is imported, once
+    job.refresh_from_db()
+    assert job.state == "complete" and job.attempts == 2 and job.result["stored"] == len(bundle["objects"])
+    held = StixObject.objects.filter(collection=organization_collection(org), added_by=me)
+    assert held.count() == len(bundle["objects"])
+    # Interrupted MAX_ATTEMPTS times: failed with a clear message, not queued for ever.
+    StixImport.objects.filter(pk=job.pk).update(
+        state="running", attempts=MAX_ATTEMPTS, heartbeat_at=timezone.now() - timedelta(seconds=61)
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert stix_imports_resume() == 0
+    job.refresh_from_db()
+    assert job.state == "failed" and "interrupted 3 times" in job.error and bytes(job.raw) == b""
+    assert not DBTaskResult.objects.filter(finished_at__isnull=True).exists()
+
+
+def test_the_object_read_rule_is_one_query_of_fixed_size(world, client):
+    """`StixObject.visible_to` does not grow with the collections its reader sees, and still reads
+    exactly what TAXII reads in each of them (`readable_in`)."""
+    from commonguard.interop.collections import sharing_group_collection
+    from commonguard.interop.models import Collection
+    from commonguard.sharing.models import SharingGroup
+
+    me = world["ingham_member"]
+    import_now(client, me, world.ingham, bundle_21())
+
+    def sql() -> str:
+        return str(StixObject.objects.visible_to(me).query)
+
+    before = sql()
+    for n in range(3):
+        group = SharingGroup.objects.create(name=f"Group {n}", owner=world.ingham)
+        group.organizations.add(world.ingham)
+        sharing_group_collection(group)
+    assert sql() == before
+    for user in (me, world["washtenaw_member"], world["ingham_admin"]):
+        seen = set(StixObject.objects.visible_to(user).values_list("pk", flat=True))
+        by_collection = set()
+        for collection in Collection.objects.visible_to(user):
+            by_collection |= set(StixObject.objects.readable_in(collection, user).values_list("pk", flat=True))
+        assert seen == by_collection
+    assert StixObject.objects.filter(added_by=me).exists()
+    assert not set(StixObject.objects.filter(added_by=me).values_list("pk", flat=True)) & set(
+        StixObject.objects.visible_to(world["washtenaw_member"]).values_list("pk", flat=True)
+    )

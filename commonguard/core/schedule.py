@@ -25,6 +25,7 @@ class Job:
 
 SCHEDULE: tuple[Job, ...] = (
     Job("deliveries_resume", (), 30, "re-enqueues deliveries a stopped worker left, retries failed ones, digests"),
+    Job("stix_imports_resume", (), 60, "queues again the STIX imports a stopped worker left running (lease ran out)"),
     Job("kev_import", (), 86400, "the CISA KEV catalogue (daily)"),
     Job("feed_pull", ("--due", "--queue"), 60, "queues the pulls of feeds whose interval has passed"),
     Job("obligations_tick", (), 60, "reporting reminders at half-time and two hours before; OVERDUE after"),

@@ -56,6 +56,15 @@ def parse_tlp(value: str) -> TLP:
 
 
 def most_restrictive(labels: Iterable[str]) -> TLP | None:
-    """The narrowest of `labels` (None when there are none): what a set of markings allows together."""
-    found = [TLP(label) for label in labels]
-    return max(found, key=TLP_ORDER.index) if found else None
+    """The narrowest of `labels` (None when there are none): what a set of markings allows together.
+    Called once per object of an import (tens of thousands): a rank lookup, no Enum call per label."""
+    best: str | None = None
+    for label in labels:
+        if label not in _TLP_RANK:
+            TLP(label)  # the ValueError of an unknown label
+        if best is None or _TLP_RANK[label] > _TLP_RANK[best]:
+            best = label
+    return None if best is None else TLP(best)
+
+
+_TLP_RANK: dict[str, int] = {label.value: rank for rank, label in enumerate(TLP_ORDER)}

@@ -56,10 +56,18 @@ def _error(code: int, kind: str, message: str, fields: dict[str, Any] | None = N
     return Response({"error": {"code": kind, "message": message, "fields": fields or {}}}, status=code)
 
 
-def job_resource(job: StixImport, user: Any) -> dict[str, Any]:
-    alert = None
-    if job.alert_id:
-        alert = Alert.objects.visible_to(user).filter(pk=job.alert_id).values_list("uuid", flat=True).first()
+def _alert_uuids(jobs: list[StixImport], user: Any) -> dict[int, Any]:
+    """The uuids of the jobs' alerts that `user` may read, in one query (absent: not readable)."""
+    ids = {job.alert_id for job in jobs if job.alert_id}
+    if not ids:
+        return {}
+    return dict(Alert.objects.visible_to(user).filter(pk__in=ids).values_list("pk", "uuid"))
+
+
+def job_resource(job: StixImport, user: Any, alerts: dict[int, Any] | None = None) -> dict[str, Any]:
+    if alerts is None:
+        alerts = _alert_uuids([job], user)
+    alert = alerts.get(job.alert_id) if job.alert_id else None
     return {
         "id": str(job.uuid),
         "organization": job.organization_id,
@@ -90,8 +98,10 @@ class StixImportListView(APIView):
     @extend_schema(operation_id="stix_imports_list", responses={200: dict}, tags=["stix"])
     def get(self, request: Request) -> Response:
         user = acting_user(request)
-        jobs = StixImport.objects.visible_to(user)[:100]
-        return Response({"results": [job_resource(job, user) for job in jobs]})
+        # One query for the jobs (not their bundle bytes) and one for their alerts, however many jobs.
+        jobs = list(StixImport.objects.visible_to(user).defer("raw")[:100])
+        alerts = _alert_uuids(jobs, user)
+        return Response({"results": [job_resource(job, user, alerts) for job in jobs]})
 
     @extend_schema(
         operation_id="stix_imports_create", request=None, responses={202: dict, 400: dict, 413: dict}, tags=["stix"]

@@ -76,15 +76,3 @@ def sharing_group_collection(group: Any) -> Collection:
 def feed_collection(alias: str, title: str, default_tlp: TLP = TLP.GREEN) -> Collection:
     """An imported feed (readable by every vetted person); its unmarked objects get `default_tlp`."""
     return _get_or_create({"kind": Collection.Kind.FEED, "alias": alias}, {"title": title, "default_tlp": default_tlp})
-
-
-def collections_ensure_all() -> None:
-    """Every audience's collection (the data migration and `make demo`; later, the signals)."""
-    from commonguard.orgs.models import Organization
-    from commonguard.sharing.models import SharingGroup
-
-    community_collection()
-    for org in Organization.objects.filter(status="approved", stix_collection__isnull=True):
-        organization_collection(org)
-    for group in SharingGroup.objects.filter(stix_collection__isnull=True):
-        sharing_group_collection(group)

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from commonguard.accounts.viewer import viewer_for
@@ -100,8 +103,44 @@ def stix_import_request(
     return job
 
 
+# A worker that died mid-import leaves its job `running`: after the lease it is queued again (the
+# import is all or nothing, so nothing of the dead run was kept), and failed after MAX_ATTEMPTS.
+MAX_ATTEMPTS = 3
+
+
+def lease_seconds() -> int:
+    return int(getattr(settings, "COMMONGUARD_STIX_IMPORT_LEASE_SECONDS", 600))
+
+
+def stix_imports_resume() -> int:
+    """Queue again the jobs whose worker stopped renewing its lease (a crash, a killed worker); fail
+    those that were claimed MAX_ATTEMPTS times already. Returns how many were queued again."""
+    from commonguard.interop.tasks import stix_import_task
+
+    cutoff = timezone.now() - timedelta(seconds=lease_seconds())
+    stale = StixImport.objects.filter(state=StixImport.State.RUNNING, heartbeat_at__lte=cutoff)
+    queued = 0
+    for job_id, attempts, heartbeat in stale.values_list("pk", "attempts", "heartbeat_at"):
+        # Conditional on the lease seen: a worker that renews it meanwhile keeps its job.
+        same = StixImport.objects.filter(pk=job_id, state=StixImport.State.RUNNING, heartbeat_at=heartbeat)
+        if attempts >= MAX_ATTEMPTS:
+            same.update(
+                state=StixImport.State.FAILED,
+                stage="",
+                error=f"The import was interrupted {attempts} times; nothing was imported.",
+                finished_at=timezone.now(),
+                raw=b"",
+            )
+            continue
+        with transaction.atomic():
+            if same.update(state=StixImport.State.QUEUED, stage="Waiting for a worker (interrupted, again)"):
+                queued += 1
+                transaction.on_commit(partial(stix_import_task.enqueue, job_id))
+    return queued
+
+
 def _progress(job: StixImport, stage: str, done: int | None = None) -> None:
-    changes: dict[str, Any] = {"stage": stage[:120]}
+    changes: dict[str, Any] = {"stage": stage[:120], "heartbeat_at": timezone.now()}
     if done is not None:
         changes["done"] = done
     StixImport.objects.filter(pk=job.pk).update(**changes)
@@ -116,8 +155,15 @@ def _fail(job: StixImport, message: str) -> None:
 def stix_import_run(job: StixImport) -> StixImport:
     """Run one import job now (the worker's task): all or nothing. A refused bundle fails the job
     with a clear message and stores nothing."""
+    now = timezone.now()
     claimed = StixImport.objects.filter(pk=job.pk, state=StixImport.State.QUEUED).update(
-        state=StixImport.State.RUNNING, stage="Reading the bundle", done=0, started_at=timezone.now(), error=""
+        state=StixImport.State.RUNNING,
+        stage="Reading the bundle",
+        done=0,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        error="",
     )
     if not claimed:  # run already (the task delivered twice, or the demo ran it in process)
         job.refresh_from_db()

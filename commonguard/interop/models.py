@@ -160,6 +160,10 @@ class StixImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The running worker's lease: renewed at every step; a job whose lease ran out (the worker died)
+    # is queued again by `stix_imports_resume`, at most MAX_ATTEMPTS claims in all.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     objects = StixImportQuerySet.as_manager()
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -20,11 +20,11 @@ from commonguard.core.tlp import TLP
 from commonguard.interop.models import Collection, StixObject, TaxiiStatus
 from commonguard.interop.stix import (
     TLP_MARKING_IDS,
+    UTC_STAMP,
     StixInputError,
     check_object,
     dumps,
     label_of,
-    parse_timestamp,
     taxii_timestamp,
     tlp_of_marking_definition,
 )
@@ -127,21 +127,59 @@ STIX_OBJECT_FIELDS = (
 _STIX_ID, _VERSION, _IS_LATEST = (STIX_OBJECT_FIELDS.index(name) for name in ("stix_id", "version", "is_latest"))
 
 
-def _versions_named(objects: list[Any]) -> list[tuple[str, datetime]] | None:
-    """(id, version) of every object when each names both (SDOs, SROs, marking definitions); None
-    when one does not (an SCO, something malformed): such a bundle takes the full check."""
+def _canonical_stamp(value: Any) -> str | None:
+    """`value` as 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (what `taxii_timestamp` writes) when it is a UTC
+    timestamp of that shape; None for anything else (an offset, nanoseconds, not a string)."""
+    if not isinstance(value, str):
+        return None
+    m = UTC_STAMP.fullmatch(value)
+    if m is None:
+        return None
+    fraction = m.group(1)
+    if fraction is None:
+        return value[:-1] + ".000000Z"
+    return value[:-1] + "0" * (6 - len(fraction)) + "Z" if len(fraction) < 6 else value
+
+
+def _versions_named(objects: list[Any]) -> list[tuple[str, str]] | None:
+    """(id, canonical version text) of every object when each names both in the usual UTC form (SDOs,
+    SROs, marking definitions); None when one does not (an SCO, an offset, something malformed):
+    such a bundle takes the full check. No date is parsed: the held versions are compared as text."""
     keys = []
     for obj in objects:
         if not isinstance(obj, dict):
             return None
-        stix_id, stamp = obj.get("id"), obj.get("modified") or obj.get("created")
+        stix_id = obj.get("id")
+        stamp = _canonical_stamp(obj.get("modified") or obj.get("created"))
         if not isinstance(stix_id, str) or stamp is None:
             return None
-        try:
-            keys.append((stix_id, parse_timestamp(stamp)))
-        except ValueError:
-            return None
+        keys.append((stix_id, stamp))
     return keys
+
+
+def _held_keys(collection: Collection, ids: set[str]) -> set[tuple[str, str]]:
+    """(id, canonical version text) of the versions `collection` holds among `ids`, written by the
+    database in `_canonical_stamp`'s form: one query (or one per 500 ids), no per-row conversion."""
+    if connection.vendor == "postgresql":
+        text = "to_char(version AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    else:  # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC) on SQLite
+        text = "replace(version, ' ', 'T') || CASE WHEN length(version) = 19 THEN '.000000' ELSE '' END || 'Z'"
+    table = connection.ops.quote_name(StixObject._meta.db_table)
+    found: set[tuple[str, str]] = set()
+    ordered = sorted(ids)
+    chunks: list[list[str] | None] = (
+        [None] if len(ids) >= _WHOLE_COLLECTION_AT else [ordered[i : i + 500] for i in range(0, len(ordered), 500)]
+    )
+    with connection.cursor() as cursor:
+        for chunk in chunks:
+            sql = f"SELECT stix_id, {text} FROM {table} WHERE collection_id = %s"  # noqa: S608 - constants and placeholders only
+            params: list[Any] = [collection.pk]
+            if chunk is not None:
+                sql += f" AND stix_id IN ({', '.join(['%s'] * len(chunk))})"
+                params += chunk
+            cursor.execute(sql, params)
+            found.update(cursor.fetchall())
+    return found
 
 
 @transaction.atomic
@@ -165,9 +203,9 @@ def objects_add(
     and is answered before the full check (a re-import of ATT&CK: 0.58 s → ~0.2 s)."""
     result = AddResult()
     keys = _versions_named(objects)
-    existing = _existing_versions(collection, {stix_id for stix_id, _ in keys}) if keys is not None else None
-    if keys is not None and existing is not None and all(v in existing.get(i, ()) for i, v in keys):
-        result.unchanged = list(keys)
+    if keys is not None and _held_keys(collection, {stix_id for stix_id, _ in keys}).issuperset(keys):
+        # The canonical text is what fromisoformat reads fastest; the dates only for the result.
+        result.unchanged = [(stix_id, datetime.fromisoformat(stamp)) for stix_id, stamp in keys]
         return result
     checked = check_objects(collection, objects, default_tlp=default_tlp, check_pattern=check_pattern)
     if labels:

@@ -285,11 +285,14 @@ def _page(query: Query, rows: Any, *columns: str, every_date: bool = False) -> t
     sql, params = selected.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        found = [list(row) for row in cursor.fetchall()]
+        found: list[Any] = cursor.fetchall()
     more = len(found) > query.limit
     page = found[: query.limit]
-    for row in page if every_date else page[:1] + page[-1:]:
+    # Rows stay the driver's tuples; only those whose date_added is needed become lists with a datetime.
+    for i in range(len(page)) if every_date else {0, len(page) - 1} if page else ():
+        row = list(page[i])
         row[1] = _as_datetime(row[1])
+        page[i] = row
     return page, more
 
 

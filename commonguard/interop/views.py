@@ -77,7 +77,7 @@ def import_list(request: AuthedRequest) -> HttpResponse:
                 apply_validation_error(form, exc, "file")
             else:
                 return redirect("stix:import", job_uuid=job.uuid)
-    jobs = StixImport.objects.visible_to(request.user).select_related("organization", "created_by")[:50]
+    jobs = StixImport.objects.visible_to(request.user).select_related("organization", "created_by").defer("raw")[:50]
     return render(request, "interop/import_list.html", {"form": form, "jobs": jobs}, status=status)
 
 
