@@ -19,6 +19,7 @@ from commonguard.orgs.models import Organization
 from commonguard.orgs.states import State
 
 COMPACT = "Statewide Cyber Mutual Aid Compact (demo)"
+FIRST_REQUEST = "Ransomware at the county clerk's office (demo)"
 FIRST = ["Alex", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery", "Quinn", "Drew", "Parker", "Reese"]
 LAST = ["Nguyen", "Okafor", "Kowalski", "Haddad", "Lindqvist", "Moreno", "Baptiste", "Yamada", "Brennan", "Osei"]
 SKILL_SETS = [
@@ -228,7 +229,7 @@ def seed_demo(state: State) -> int:
             actor=county_admin.user,
             data=services.RequestInput(
                 requesting_org=home,
-                title="Ransomware at the county clerk's office (demo)",
+                title=FIRST_REQUEST,
                 description="Files on the clerk's file server were encrypted overnight. Two domain controllers "
                 "show the same service account logging on at 03:00. We need forensic triage and help to rebuild "
                 "Active Directory before the election canvass on Friday.",
@@ -255,7 +256,7 @@ def seed_offers(state: State) -> None:
     from commonguard.mutualaid import offers
     from commonguard.mutualaid.models import Offer
 
-    aid = AssistanceRequest.objects.filter(title__endswith="(demo)").select_related("requesting_org").first()
+    aid = AssistanceRequest.objects.filter(title=FIRST_REQUEST).select_related("requesting_org").first()
     if aid is None or Offer.objects.filter(request=aid).exists():
         return
     key = f"demo:{state.postal}:"
@@ -335,7 +336,7 @@ def seed_claims_demo(state: State) -> None:
     if AssistanceRequest.objects.filter(title=CLAIMS_REQUEST).exists():
         return
     compact = Agreement.objects.filter(name=COMPACT).first()
-    first = AssistanceRequest.objects.filter(title__endswith="(demo)").select_related("requesting_org").first()
+    first = AssistanceRequest.objects.filter(title=FIRST_REQUEST).select_related("requesting_org").first()
     coordinator = User.objects.filter(email="coordinator@demo.test").first()
     if compact is None or first is None or coordinator is None:
         return
