@@ -80,7 +80,9 @@ def test_incident_request_match_offer_sign_deploy_hours_release_claim_pdf(
     sign_in_by_cookie(page.context, live_server, hub.admin)
     page.goto(f"/incidents/{report.uuid}/")
     page.get_by_role("link", name="Ask for help").click()
-    expect(page.get_by_label("The situation and the work")).to_have_value("File servers encrypted overnight.")
+    expect(page.get_by_label("The situation and the work")).to_have_value(
+        re.compile("^File servers encrypted overnight.")
+    )
     page.get_by_label("What you need, in a few words").fill("Ransomware on the county network")
     for skill in ("Digital forensics", "Active Directory rebuild"):
         box = page.get_by_label(skill, exact=True)
