@@ -237,3 +237,14 @@ def test_credential_reminders_take_a_fixed_number_of_queries(world: Any, smtp: A
     assert len(five) == len(two), [q["sql"] for q in five.captured_queries]
     # Each warned once only.
     assert credentials_remind(today()).warned == 0
+
+
+def test_create_links_are_offered_only_to_who_may_use_them(world: Any, as_persona: Any) -> None:
+    coordinator = as_persona("coordinator")
+    assert b"Add a responder" in coordinator.get("/mutualaid/responders/").content
+    assert b"New team package" in coordinator.get("/mutualaid/teams/").content
+    member = as_persona("ingham_member")
+    assert b"Add a responder" not in member.get("/mutualaid/responders/").content
+    assert b"New team package" not in member.get("/mutualaid/teams/").content
+    assert b"Draw up an agreement" not in member.get("/mutualaid/agreements/").content
+    assert b"Draw up an agreement" in as_persona("ingham_admin").get("/mutualaid/agreements/").content

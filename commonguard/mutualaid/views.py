@@ -28,6 +28,7 @@ from commonguard.mutualaid.models import (
     TeamPackage,
 )
 from commonguard.mutualaid.querysets import coordinator_org_ids
+from commonguard.mutualaid.views_manage import administrator_choices, may_add_responder, may_create_team
 from commonguard.mutualaid.views_offers import deployment_offer_context, request_offers_context
 from commonguard.orgs.models import Organization
 from commonguard.web.decorators import vetted_required
@@ -81,7 +82,11 @@ def overview(request: AuthedRequest) -> HttpResponse:
 
 @vetted_required
 def agreement_list(request: AuthedRequest) -> HttpResponse:
-    return render(request, "mutualaid/agreement_list.html", {"agreements": selectors.agreement_list(request.user)})
+    return render(
+        request,
+        "mutualaid/agreement_list.html",
+        {"agreements": selectors.agreement_list(request.user), "can_draw": bool(administrator_choices(request))},
+    )
 
 
 @vetted_required
@@ -106,7 +111,7 @@ def responder_list(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "mutualaid/responder_list.html",
-        {"responders": responders[:500], "skills": skills, "skill": skill},
+        {"responders": responders[:500], "skills": skills, "skill": skill, "can_add": may_add_responder(request)},
     )
 
 
@@ -146,7 +151,7 @@ def responder_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 @vetted_required
 def team_list(request: AuthedRequest) -> HttpResponse:
     teams = TeamPackage.objects.visible_to(request.user).select_related("provider").prefetch_related("capabilities")
-    return render(request, "mutualaid/team_list.html", {"teams": teams})
+    return render(request, "mutualaid/team_list.html", {"teams": teams, "can_create": may_create_team(request)})
 
 
 class RequestForm(Form):

@@ -76,7 +76,8 @@ def _input(data: dict[str, Any], administrator: Organization) -> services.Agreem
     )
 
 
-def _administrators(request: AuthedRequest) -> list[tuple[int, str]]:
+def administrator_choices(request: AuthedRequest) -> list[tuple[int, str]]:
+    """The organisations this person may draw up an agreement for (its admins; state staff)."""
     viewer = viewer_for(request.user)
     orgs = Organization.objects.filter(status=Organization.Status.APPROVED).filter(
         pk__in=list(viewer.admin_org_ids)
@@ -88,7 +89,7 @@ def _administrators(request: AuthedRequest) -> list[tuple[int, str]]:
 
 @vetted_required
 def agreement_new(request: AuthedRequest) -> HttpResponse:
-    administrators = _administrators(request)
+    administrators = administrator_choices(request)
     if not administrators:
         raise Http404
     form = AgreementForm(
@@ -236,6 +237,15 @@ class ResponderForm(Form):
         set_choices(self, "programme", programmes)
         set_choices(self, "skills", [(s.slug, s.name) for s in Skill.objects.order_by("name")])
         self.fields["skills"].widget.attrs["class"] = "usa-checkbox__input"
+
+
+def may_add_responder(request: AuthedRequest) -> bool:
+    return bool(coordinator_org_ids(viewer_for(request.user)))
+
+
+def may_create_team(request: AuthedRequest) -> bool:
+    viewer = viewer_for(request.user)
+    return bool(coordinator_org_ids(viewer) | viewer.admin_org_ids)
 
 
 @vetted_required
