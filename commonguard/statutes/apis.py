@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -82,7 +83,10 @@ class ReportingRuleSerializer(serializers.ModelSerializer):
         fields = ("id", "key", *RULE_FIELDS, "updated_at", "recipients")
 
 
-@extend_schema(tags=["statutory clocks"])
+@extend_schema(
+    tags=["statutory clocks"],
+    parameters=[OpenApiParameter("report_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The report.")],
+)
 class ReportObligationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """A report's statutory obligations (one per recipient and rule, or the default report to the
     state) with their sendings. Only for people who may read the report."""
