@@ -114,12 +114,12 @@ def deployment_logs(request: AuthedRequest, pk: int) -> HttpResponse:
         "mutualaid/claims/logs.html",
         {
             "d": deployment,
-            "time_logs": deployment.time_logs.all(),
-            "expense_logs": deployment.expense_logs.all(),
+            "time_logs": deployment.time_logs.visible_to(request.user),
+            "expense_logs": deployment.expense_logs.visible_to(request.user),
             "time_form": time_form,
             "expense_form": expense_form,
             "can_log": claims.can_log(request.user, deployment) and deployment.status in claims.LOGGABLE,
-            "claim": ReimbursementClaim.objects.filter(deployment=deployment).first(),
+            "claim": ReimbursementClaim.objects.visible_to(request.user).filter(deployment=deployment).first(),
         },
         status=status,
     )
