@@ -9,10 +9,16 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commonguard.settings")
 django_application = get_asgi_application()
 
-from commonguard.interop.asgi import taxii_body_limit  # noqa: E402 - after Django is set up
+from django.conf import settings  # noqa: E402
 
-# TAXII POST bodies over max_content_length are refused before they are read (413).
-application = taxii_body_limit(django_application)
+from commonguard.core.lanes import LaneHandler, route  # noqa: E402 - after Django is set up
+from commonguard.interop.asgi import taxii_body_limit  # noqa: E402
+
+# Calls made with an API token run on a few lanes with a short middleware chain (ADR 36); pages and
+# session calls keep Django's handler. TAXII POST bodies over max_content_length are refused before
+# they are read (413).
+token_calls = LaneHandler(settings.API_MIDDLEWARE, lanes=settings.API_LANES)
+application = taxii_body_limit(route(django_application, token_calls))
 
 from commonguard.sharing import warninglists  # noqa: E402 - after Django is set up
 

@@ -100,6 +100,17 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Calls with an API token (Bearer or Basic) under /api/ and /taxii2/ run through this shorter chain on
+# COMMONGUARD_API_LANES threads per process (commonguard/core/lanes.py, ADR 36): no session, CSRF,
+# messages, MFA redirect or CSP, which a token call never uses. Under ASGI only; the test client and
+# WSGI run MIDDLEWARE for every request.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "commonguard.core.middleware.RequestContextMiddleware",
+]
+API_LANES = env.int("COMMONGUARD_API_LANES", default=4)
+
 ROOT_URLCONF = "commonguard.urls"
 FORM_RENDERER = "commonguard.web.forms.UswdsRenderer"
 ASGI_APPLICATION = "commonguard.asgi.application"

@@ -23,7 +23,8 @@ from commonguard.accounts.serializers import (
     MembershipSerializer,
 )
 from commonguard.accounts.viewer import viewer_for
-from commonguard.orgs.apis import _int_param, _valid
+from commonguard.api.serialization import validated
+from commonguard.orgs.apis import _int_param
 from commonguard.orgs.models import ContactAssignment, Organization
 from commonguard.orgs.selectors import organization_for_join
 from commonguard.orgs.serializers import DecisionSerializer
@@ -54,7 +55,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=MembershipRequestSerializer, responses={201: MembershipSerializer})
     def create(self, request: Request) -> Response:
         """Ask to join an organisation. Its admin (or a state liaison, where it has none) decides."""
-        data = _valid(MembershipRequestSerializer, request)
+        data = validated(MembershipRequestSerializer, request.data)
         org = organization_for_join(pk=data["organization"])
         membership = services.membership_request(
             actor=acting_user(request),
@@ -71,23 +72,29 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=DecisionSerializer, responses=MembershipSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
-        return self._act(request, pk, services.membership_approve, note=_valid(DecisionSerializer, request)["note"])
+        return self._act(
+            request, pk, services.membership_approve, note=validated(DecisionSerializer, request.data)["note"]
+        )
 
     @extend_schema(request=DecisionSerializer, responses=MembershipSerializer)
     @action(detail=True, methods=["post"])
     def decline(self, request: Request, pk: str) -> Response:
-        return self._act(request, pk, services.membership_reject, note=_valid(DecisionSerializer, request)["note"])
+        return self._act(
+            request, pk, services.membership_reject, note=validated(DecisionSerializer, request.data)["note"]
+        )
 
     @extend_schema(request=DecisionSerializer, responses=MembershipSerializer)
     @action(detail=True, methods=["post"])
     def remove(self, request: Request, pk: str) -> Response:
-        return self._act(request, pk, services.membership_remove, note=_valid(DecisionSerializer, request)["note"])
+        return self._act(
+            request, pk, services.membership_remove, note=validated(DecisionSerializer, request.data)["note"]
+        )
 
     @extend_schema(request=MembershipRoleSerializer, responses=MembershipSerializer)
     @action(detail=True, methods=["post"])
     def role(self, request: Request, pk: str) -> Response:
         return self._act(
-            request, pk, services.membership_change_role, role=_valid(MembershipRoleSerializer, request)["role"]
+            request, pk, services.membership_change_role, role=validated(MembershipRoleSerializer, request.data)["role"]
         )
 
 
@@ -103,7 +110,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """Create a token. Only from a signed-in browser session: a token cannot mint tokens."""
         if isinstance(request.auth, ApiToken):
             raise exceptions.PermissionDenied("Create tokens from a signed-in session, not with another token.")
-        data = _valid(ApiTokenCreateSerializer, request)
+        data = validated(ApiTokenCreateSerializer, request.data)
         token, secret = services.token_create(
             actor=acting_user(request), name=data["name"], expires_at=data.get("expires_at")
         )

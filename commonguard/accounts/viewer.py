@@ -106,7 +106,12 @@ def forget_viewer(user: Any) -> None:
         delattr(user, _CACHE_ATTR)
 
 
+_ASKED_FOR = "asked-for"  # not a membership status: an organisation the person asked to add
+
+
 def _compute(user: Any) -> Viewer:
+    from django.db.models import CharField, Value
+
     from commonguard.accounts.models import STATE_STAFF_ROLES, Membership, Role
     from commonguard.orgs.models import Organization, Region
 
@@ -114,11 +119,23 @@ def _compute(user: Any) -> Viewer:
     staff_states: set[str] = set()
     liaison_states: set[str] = set()
     requested: set[int] = set()
-    rows = Membership.objects.filter(user_id=user.pk).values_list(
-        "organization_id", "role", "status", "organization__status", "organization__kind", "organization__state"
+    # One query: the person's memberships, and the organisations they asked to add to the directory
+    # (status "requested"). Constant columns last in both halves, as a UNION pairs them by position.
+    memberships = (
+        Membership.objects.filter(user_id=user.pk)
+        .order_by()
+        .values_list(
+            "organization_id", "organization__status", "organization__kind", "organization__state", "role", "status"
+        )
     )
-    for org_id, role, status, org_status, org_kind, org_state in rows:
-        if status == Membership.Status.PENDING:
+    asked_for = (
+        Organization.objects.filter(requested_by_id=user.pk, status=Organization.Status.PENDING)
+        .order_by()
+        .annotate(no_role=Value("", output_field=CharField()), asked=Value(_ASKED_FOR, output_field=CharField()))
+        .values_list("id", "status", "kind", "state", "no_role", "asked")
+    )
+    for org_id, org_status, org_kind, org_state, role, status in memberships.union(asked_for, all=True):
+        if status in (Membership.Status.PENDING, _ASKED_FOR):
             requested.add(org_id)
         if status != Membership.Status.APPROVED or org_status != Organization.Status.APPROVED:
             continue
@@ -127,11 +144,6 @@ def _compute(user: Any) -> Viewer:
             staff_states.add(org_state)
             if role == Role.STATE_LIAISON:
                 liaison_states.add(org_state)
-    requested.update(
-        Organization.objects.filter(requested_by_id=user.pk, status=Organization.Status.PENDING).values_list(
-            "id", flat=True
-        )
-    )
     liaison_regions = (
         frozenset(Region.objects.filter(liaison_id=user.pk).values_list("id", flat=True))
         if liaison_states

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commonguard.accounts.viewer import viewer_for
+from commonguard.api.serialization import represented, validated
 from commonguard.incidents import services
 from commonguard.incidents.models import (
     AttackVector,
@@ -120,12 +121,6 @@ def _facts(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in services.REPORT_FIELDS}
 
 
-def _valid(serializer_class: Any, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 @extend_schema(tags=["incident reports"])
 class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Incident reports: confidential to the reporting organisation and the state's analysts and liaisons."""
@@ -155,11 +150,11 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         report = self.get_object()
         services.audit_read(request.user, report, "report (API)")
-        return Response(IncidentReportSerializer(report).data)
+        return Response(represented(IncidentReportSerializer, report))
 
     @extend_schema(request=CreateSerializer, responses={201: IncidentReportSerializer})
     def create(self, request: Request) -> Response:
-        data = _valid(CreateSerializer, request)
+        data = validated(CreateSerializer, request.data)
         user = acting_user(request)
         org = Organization.objects.filter(pk=data["organization"], pk__in=writer_org_ids(viewer_for(user))).first()
         if org is None:
@@ -167,32 +162,32 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         report = services.report_file(actor=user, organization=org, data=_facts(data), submit=bool(data.get("submit")))
         # A new report has no supplemental updates: no query to find that out.
         report._prefetched_objects_cache = {"updates": ReportUpdate.objects.none()}  # type: ignore[attr-defined]
-        return Response(IncidentReportSerializer(report).data, status=status.HTTP_201_CREATED)
+        return Response(represented(IncidentReportSerializer, report), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RevisionSerializer, responses={200: IncidentReportSerializer})
     def partial_update(self, request: Request, uuid: str | None = None) -> Response:
         report = self.get_object()
-        data = _valid(RevisionSerializer, request)
+        data = validated(RevisionSerializer, request.data)
         report = services.report_save(
             actor=acting_user(request), report=report, data=_facts(data), revision=data["revision"]
         )
-        return Response(IncidentReportSerializer(report).data)
+        return Response(represented(IncidentReportSerializer, report))
 
     @extend_schema(request=RevisionSerializer, responses={200: IncidentReportSerializer})
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, uuid: str | None = None) -> Response:
         report = self.get_object()
-        data = _valid(RevisionSerializer, request)
+        data = validated(RevisionSerializer, request.data)
         report = services.report_submit(
             actor=acting_user(request), report=report, revision=data["revision"], data=_facts(data)
         )
-        return Response(IncidentReportSerializer(report).data)
+        return Response(represented(IncidentReportSerializer, report))
 
     @extend_schema(request=UpdateSerializer, responses={201: ReportUpdateSerializer})
     @action(detail=True, methods=["post"])
     def updates(self, request: Request, uuid: str | None = None) -> Response:
         report = self.get_object()
-        data = _valid(UpdateSerializer, request)
+        data = validated(UpdateSerializer, request.data)
         update = services.report_update(
             actor=acting_user(request),
             report=report,
@@ -200,4 +195,4 @@ class IncidentReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
             note=data.get("note", ""),
             revision=data["revision"],
         )
-        return Response(ReportUpdateSerializer(update).data, status=status.HTTP_201_CREATED)
+        return Response(represented(ReportUpdateSerializer, update), status=status.HTTP_201_CREATED)

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commonguard.accounts.models import User
+from commonguard.api.serialization import validated
 from commonguard.orgs import selectors, services
 from commonguard.orgs.models import ContactAssignment, Organization
 from commonguard.orgs.serializers import (
@@ -62,7 +63,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @extend_schema(request=OrganizationRequestSerializer, responses={201: OrganizationSerializer})
     def create(self, request: Request) -> Response:
         """Ask for a new organisation to be added; you become its admin when a liaison approves."""
-        data = _valid(OrganizationRequestSerializer, request)
+        data = validated(OrganizationRequestSerializer, request.data)
         county = None
         if data.get("county"):
             county = get_object_or_404(Organization.objects.visible_to(request.user), pk=data["county"])
@@ -82,7 +83,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
         org = selectors.organization_get(user=request.user, pk=pk)
-        note = _valid(DecisionSerializer, request)["note"]
+        note = validated(DecisionSerializer, request.data)["note"]
         return Response(
             OrganizationSerializer(
                 services.organization_approve(actor=acting_user(request), organization=org, note=note)
@@ -93,7 +94,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @action(detail=True, methods=["post"])
     def decline(self, request: Request, pk: str) -> Response:
         org = selectors.organization_get(user=request.user, pk=pk)
-        note = _valid(DecisionSerializer, request)["note"]
+        note = validated(DecisionSerializer, request.data)["note"]
         return Response(
             OrganizationSerializer(
                 services.organization_reject(actor=acting_user(request), organization=org, note=note)
@@ -121,7 +122,7 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request=ContactAssignSerializer, responses={201: ContactSerializer})
     def create(self, request: Request) -> Response:
         """Give a contact role to an approved member (org admins). The previous holder is kept in history."""
-        data = _valid(ContactAssignSerializer, request)
+        data = validated(ContactAssignSerializer, request.data)
         org = selectors.organization_get(user=request.user, pk=data["organization"])
         holder = get_object_or_404(User.objects.visible_to(request.user), pk=data["holder"])
         assignment = services.contact_assign(
@@ -139,9 +140,3 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def end(self, request: Request, pk: str) -> Response:
         assignment = get_object_or_404(self.get_queryset(), pk=pk)
         return Response(ContactSerializer(services.contact_end(actor=acting_user(request), assignment=assignment)).data)
-
-
-def _valid(serializer_class: Any, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)

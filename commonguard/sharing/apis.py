@@ -23,7 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commonguard.accounts.models import User
-from commonguard.orgs.apis import _int_param, _valid
+from commonguard.api.serialization import validated
+from commonguard.orgs.apis import _int_param
 from commonguard.orgs.models import Organization
 from commonguard.sharing import group_services, services
 from commonguard.sharing import indicators as ioc
@@ -175,7 +176,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def create(self, request: Request) -> Response:
         """Write a draft. Only you see it until you publish it. Indicators come from `indicators`
         and from whatever is found in `text`; all are validated, and one error lists every problem."""
-        data = _valid(AlertWriteSerializer, request)
+        data = validated(AlertWriteSerializer, request.data)
         user = acting_user(request)
         resolver = _Resolver()
         author_org = resolver.one(Organization.objects.visible_to(user), data["author_org"], "author_org")
@@ -269,7 +270,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         alert = self.get_object()
-        reason = _valid(RevokeSerializer, request)["reason"]
+        reason = validated(RevokeSerializer, request.data)["reason"]
         return self._answer(services.alert_revoke(actor=acting_user(request), alert=alert, reason=reason))
 
     @extend_schema(
@@ -425,7 +426,7 @@ class SharingGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @extend_schema(request=SharingGroupWriteSerializer, responses={201: SharingGroupSerializer})
     def create(self, request: Request) -> Response:
         """Create a group for an organisation you administer."""
-        data = _valid(SharingGroupWriteSerializer, request)
+        data = validated(SharingGroupWriteSerializer, request.data)
         user = acting_user(request)
         resolver = _Resolver()
         owner = resolver.one(Organization.objects.visible_to(user), data["owner"], "owner")

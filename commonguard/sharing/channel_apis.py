@@ -16,8 +16,8 @@ from rest_framework.response import Response
 
 from commonguard.accounts.viewer import viewer_for
 from commonguard.api.permissions import IsVettedUser
+from commonguard.api.serialization import validated
 from commonguard.core.tlp import TLP
-from commonguard.orgs.apis import _valid
 from commonguard.orgs.models import Organization
 from commonguard.sharing import webhooks as hooks
 from commonguard.sharing.models import FILTER_SEVERITIES, Alert, AlertPreference, Delivery, Webhook
@@ -104,7 +104,7 @@ class WebhookViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=WebhookWriteSerializer, responses={201: WebhookSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = _valid(WebhookWriteSerializer, request)
+        data = validated(WebhookWriteSerializer, request.data)
         org = self._organization(data.pop("organization"))
         webhook = hooks.webhook_save(actor=acting_user(request), organization=org, webhook=None, data=data)
         return Response(WebhookSerializer(webhook).data, status=status.HTTP_201_CREATED)
@@ -112,7 +112,7 @@ class WebhookViewSet(viewsets.ModelViewSet):
     @extend_schema(request=WebhookWriteSerializer, responses=WebhookSerializer)
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         webhook = self.get_object()
-        data = _valid(WebhookWriteSerializer, request)
+        data = validated(WebhookWriteSerializer, request.data)
         if data.pop("organization") != webhook.organization_id:
             raise serializers.ValidationError({"organization": ["A webhook cannot move to another organisation."]})
         saved = hooks.webhook_save(
@@ -147,6 +147,6 @@ class WebhookViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Send dead or failing deliveries again (all of them, or the ids given)."""
-        ids = _valid(RedeliverSerializer, request).get("deliveries")
+        ids = validated(RedeliverSerializer, request.data).get("deliveries")
         count = hooks.webhook_redeliver(actor=acting_user(request), webhook=self.get_object(), delivery_ids=ids)
         return Response({"queued": count}, status=status.HTTP_202_ACCEPTED)

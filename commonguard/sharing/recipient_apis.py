@@ -18,7 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commonguard.orgs.apis import _valid
+from commonguard.api.serialization import validated
 from commonguard.sharing import forwarding, history, questions
 from commonguard.sharing.apis import _uuid_or_404
 from commonguard.sharing.models import Alert, Question
@@ -78,7 +78,7 @@ class QuestionViewSet(_UnderAlert):
         """Ask the author a question for one of your organisations; the author's organisation is
         e-mailed. Not on drafts or revoked alerts."""
         alert = self.alert()
-        data = _valid(AskSerializer, request)
+        data = validated(AskSerializer, request.data)
         user = acting_user(request)
         choices = {o.pk: o for o in questions.asking_organizations(user, alert)}
         if "organization" in data:
@@ -104,7 +104,7 @@ class QuestionViewSet(_UnderAlert):
         """Reply in a thread (members of the author's or the asking organisation); the other side is e-mailed."""
         alert = self.alert()
         question = self.get_queryset().filter(alert=alert, pk=self._thread(alert, kwargs["pk"]).question.pk).get()
-        data = _valid(ReplySerializer, request)
+        data = validated(ReplySerializer, request.data)
         questions.question_reply(actor=acting_user(request), question=question, body=data["body"])
         return Response(ThreadSerializer(self._thread(alert, question.pk)).data, status=status.HTTP_201_CREATED)
 
@@ -142,7 +142,7 @@ class ForwardViewSet(_UnderAlert):
     @extend_schema(request=ForwardSerializer, responses={202: ForwardedSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         alert = self.alert()
-        data = _valid(ForwardSerializer, request)
+        data = validated(ForwardSerializer, request.data)
         address = forwarding.alert_forward(
             actor=acting_user(request), alert=alert, email=data["email"], note=data.get("note", "")
         )
