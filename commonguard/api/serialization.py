@@ -24,13 +24,13 @@ from rest_framework.settings import api_settings
 
 
 @cache
-def _shared(serializer_class: type[serializers.BaseSerializer]) -> serializers.BaseSerializer:
+def _shared(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
     instance = serializer_class()
     instance.fields  # noqa: B018 - built once, here
     return instance
 
 
-def validated(serializer_class: type[serializers.BaseSerializer], data: Any) -> dict[str, Any]:
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     try:
         return dict(_shared(serializer_class).run_validation(data))
     except serializers.ValidationError as exc:
@@ -40,5 +40,5 @@ def validated(serializer_class: type[serializers.BaseSerializer], data: Any) -> 
         raise serializers.ValidationError(detail) from None
 
 
-def represented(serializer_class: type[serializers.BaseSerializer], instance: Any) -> dict[str, Any]:
+def represented(serializer_class: type[serializers.Serializer], instance: Any) -> dict[str, Any]:
     return dict(_shared(serializer_class).to_representation(instance))

@@ -86,7 +86,7 @@ class LaneHandler(ASGIHandler):
         self._view_middleware: list[Callable[..., Any]] = []
         self._template_response_middleware: list[Callable[..., Any]] = []
         self._exception_middleware: list[Callable[..., Any]] = []
-        handler = convert_exception_to_response(self._get_response)
+        handler = convert_exception_to_response(self._get_response)  # type: ignore[attr-defined]
         for path in reversed(self.middleware_paths):
             instance = import_string(path)(handler)
             if hasattr(instance, "process_view"):
@@ -125,6 +125,7 @@ class LaneHandler(ASGIHandler):
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, error = self.create_request(scope, body)
         if request is None:
+            assert error is not None  # create_request answers one or the other
             return error
         response = self.get_response(request)
         response._handler_class = self.__class__  # type: ignore[attr-defined]
