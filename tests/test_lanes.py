@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,13 @@ from commonguard.statutes.models import Obligation
 from tests.statutes_helpers import member_of, state_org
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """asyncio.run in a thread of its own: a browser test before this one may have left its event loop
+    running in the main thread (Playwright's sync API)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def _scope(path: str, *headers: tuple[bytes, bytes], kind: str = "http") -> dict[str, Any]:
@@ -63,8 +71,8 @@ def test_route_sends_each_call_to_its_handler() -> None:
         return handler
 
     application = route(app("pages"), app("lanes"))
-    asyncio.run(application(_scope("/api/v1/x/", (b"authorization", b"Bearer k")), None, None))
-    asyncio.run(application(_scope("/api/v1/x/", (b"cookie", b"sessionid=s")), None, None))
+    _run(lambda: application(_scope("/api/v1/x/", (b"authorization", b"Bearer k")), None, None))
+    _run(lambda: application(_scope("/api/v1/x/", (b"cookie", b"sessionid=s")), None, None))
     assert seen == ["lanes", "pages"]
 
 
@@ -83,7 +91,7 @@ def _call(app: Any, method: str, url: str, times: int = 1, **kwargs: Any) -> lis
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             return [await client.request(method, url, **kwargs) for _ in range(times)]
 
-    return asyncio.run(go())
+    return _run(go)
 
 
 def _reporter() -> tuple[Any, str]:
