@@ -11,6 +11,7 @@ import os
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.core.management import call_command
+from django.db import OperationalError, connection
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -264,3 +266,18 @@ def assert_axe_clean(page: Any, name: str) -> None:
     screenshot(page, name)
     if violations:
         pytest.fail(describe_violations(name, page.url, violations), pytrace=False)
+
+
+def run_worker() -> None:
+    """Drain the task queue (`db_worker --batch`) while the live server runs. The test database is
+    SQLite's shared-cache in-memory database, where a write that meets another connection's open read
+    (the live server answering the browser) fails at once with "database table is locked" instead of
+    waiting as a file database does; the claim is retried then (nothing was claimed)."""
+    for attempt in range(10):
+        try:
+            call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", verbosity=0)
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 9:
+                raise
+            time.sleep(0.2)

@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     Hub,
     axe_violations,
     describe_violations,
+    run_worker,
     screenshot,
     sign_in_by_cookie,
 )
@@ -152,20 +153,19 @@ def test_a_sighting_reaches_an_open_map_through_the_live_feed(
 ) -> None:
     """With the fallback poll an hour away, the map still changes within seconds: the sighting is a
     live-feed event for the alert's readers (the worker applies the read rule), and the map refreshes."""
-    from django.core.management import call_command
 
     from commonguard.sharing import campaign_views
 
     monkeypatch.setattr(campaign_views, "POLL_SECONDS", 3600)
     alert = _publish(hub)
-    call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", verbosity=0)
+    run_worker()
     sign_in_by_cookie(page.context, live_server, hub.member)
     page.goto(f"/alerts/{alert.uuid}/map/")
     expect(page.locator("#cg-live")).to_have_attribute("data-connected", "1")
     washtenaw = _county(page, WASHTENAW)
     expect(washtenaw).to_have_attribute("fill", NO_SIGHTINGS_COLOUR)
     sighting_report(actor=washtenaw_reader, alert=alert, organization=hub.washtenaw, kind="seen", count=2)
-    call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", verbosity=0)
+    run_worker()
     expect(washtenaw).to_have_attribute("fill", SCALE[0][1], timeout=6_000)
     expect(page.locator("#cg-live .usa-alert")).to_have_count(0)  # a sighting is no banner
     page.errors.assert_none()

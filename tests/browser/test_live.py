@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from commonguard.accounts.models import Role
 from commonguard.core.tlp import TLP
-from tests.browser.conftest import Hub, screenshot, sign_in_by_cookie
+from tests.browser.conftest import Hub, run_worker, screenshot, sign_in_by_cookie
 from tests.factories import MembershipFactory, UserFactory
 from tests.sharing_helpers import make_alert
 
@@ -28,7 +27,7 @@ def test_a_new_alert_arrives_live_for_its_readers_only(page: Any, live_server: A
     expect(page.locator("#cg-live")).to_have_attribute("data-connected", "1")
     hidden = make_alert(hub.member, hub.ingham, TLP.AMBER, title="Only for Lansing", recipient_orgs=[hub.lansing])
     shown = make_alert(hub.member, hub.ingham, TLP.GREEN, title="QR-code phishing in tax notices")
-    call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", verbosity=0)
+    run_worker()
     banner = page.locator("#cg-live .usa-alert")
     # The stream polls once a second; give a loaded CI machine (the other xdist worker busy) time.
     expect(banner).to_contain_text("New alert: QR-code phishing in tax notices", timeout=15_000)

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Hub, assert_axe_clean, sign_in_by_cookie
+from tests.browser.conftest import Hub, assert_axe_clean, run_worker, sign_in_by_cookie
 from tests.test_stix_feeds import bundle_21
 
 pytestmark = pytest.mark.browser
@@ -32,7 +31,7 @@ def test_upload_progress_and_search(axe_page: Any, live_server: Any, hub: Hub, t
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("STIX import")
     expect(page.get_by_role("status")).to_contain_text("Queued")
-    call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", verbosity=0)
+    run_worker()
     # The page polls every 2 s: the job's outcome appears without a reload.
     expect(page.get_by_role("status")).to_contain_text("Complete", timeout=10_000)
     expect(page.get_by_role("status")).to_contain_text("12 objects: 12 stored")
