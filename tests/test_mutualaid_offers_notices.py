@@ -70,12 +70,33 @@ def test_a_crashed_worker_loses_nothing(world: Any, proposed: dict[str, Any], sm
     assert offers.notices_send() == AidNotice.objects.count() == len(smtp.messages)
 
 
-def test_a_failed_send_is_retried(world: Any, proposed: dict[str, Any], settings: Any) -> None:
+def test_a_failed_send_is_retried_later_then_recorded(world: Any, proposed: dict[str, Any], settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2  # nothing listens
-    with pytest.raises(OSError):
-        offers.notices_send()
-    assert set(AidNotice.objects.values_list("status", flat=True)) == {"sending"}  # taken again after the lease
+    assert offers.notices_send() == 0
+    assert set(AidNotice.objects.values_list("status", "attempts")) == {("retry", 1)}
+    assert offers.notices_send() == 0  # not before its retry time
+    assert set(AidNotice.objects.values_list("attempts", flat=True)) == {1}
+    for attempt in range(2, offers.MAX_ATTEMPTS + 1):
+        AidNotice.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        assert offers.notices_send() == 0
+        assert set(AidNotice.objects.values_list("attempts", flat=True)) == {attempt}
+    # Five tries: recorded as failed with the error, never tried again.
+    assert set(AidNotice.objects.values_list("status", flat=True)) == {"failed"}
+    assert all(AidNotice.objects.values_list("last_error", flat=True))
+    AidNotice.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert offers.notices_send() == 0 and set(AidNotice.objects.values_list("attempts", flat=True)) == {5}
+
+
+def test_a_notice_whose_send_failed_goes_out_when_the_server_is_back(
+    world: Any, proposed: dict[str, Any], settings: Any, smtp: Any
+) -> None:
+    good = settings.EMAIL_PORT
+    settings.EMAIL_PORT = 9
+    assert offers.notices_send() == 0
+    settings.EMAIL_PORT = good
+    AidNotice.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert offers.notices_send() == AidNotice.objects.count() == len(smtp.messages)
 
 
 def test_the_link_accepts_once(world: Any, proposed: dict[str, Any], smtp: Any) -> None:

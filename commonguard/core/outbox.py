@@ -1,5 +1,7 @@
 """Claiming due rows of an outbox (ADR 6, 22, 30): the one rule the e-mail/app/webhook deliveries
-(`sharing.Delivery`) and the federation outbox (`federation.Change`) share.
+(`sharing.Delivery`), the federation outbox (`federation.Change`), the mutual-aid notices
+(`mutualaid.AidNotice`) and the survey e-mail (`measurement.SurveyMail`) share, and when a failed
+row is tried again (`retry_at`).
 
 A row is *due* when it is pending, when its retry time has come, or when the worker that claimed
 it has held it longer than the lease (it died). A worker takes a batch with a conditional UPDATE
@@ -16,8 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+
+
+def retry_at(now: datetime, attempts: int) -> datetime:
+    """When a row that failed its `attempts`-th try is due again: COMMONGUARD_RETRY_BASE_SECONDS
+    (30 s) doubled per attempt: 30 s, 1, 2, 4, 8 minutes."""
+    return now + timedelta(seconds=settings.COMMONGUARD_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
 
 
 @dataclass(frozen=True)

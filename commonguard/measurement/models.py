@@ -270,6 +270,7 @@ class SurveyMail(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
+        RETRY = "retry", "Failed, to be tried again"
         SENT = "sent", "Sent"
         SKIPPED = "skipped", "Not needed any more"
         FAILED = "failed", "Failed"
@@ -281,6 +282,7 @@ class SurveyMail(models.Model):
     claim = models.UUIDField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)

@@ -14,7 +14,6 @@ works for its recipient, signed in, and only once."""
 from __future__ import annotations
 
 import contextlib
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from django.utils import timezone
 
 from commonguard.accounts.models import Membership, Role
 from commonguard.core.audit import audit_record
+from commonguard.core.outbox import Outbox, retry_at
 from commonguard.measurement.kanon import K
 from commonguard.measurement.models import SizeBand, Survey, SurveyInvitation, SurveyMail, SurveyResponse, size_band_for
 from commonguard.measurement.querysets import survey_owner_states
@@ -227,17 +227,13 @@ def mark_used(organization: Organization, year: int) -> None:
 # --- The outbox worker -----------------------------------------------------------------------
 
 
-def _claim(now: datetime, tried: set[int] | None = None) -> uuid.UUID | None:
-    """Claim a batch of due rows; `tried` (rows this run already tried) wait for the next run."""
-    due = Q(status=SurveyMail.Status.PENDING) | Q(status=SurveyMail.Status.SENDING, claimed_at__lt=now - LEASE)
-    rows = SurveyMail.objects.filter(due).exclude(pk__in=tried or ())
-    ids = list(rows.order_by("id").values_list("pk", flat=True)[:BATCH])
-    if not ids:
-        return None
-    claim = uuid.uuid4()
-    # Conditional: a row another worker claimed in between no longer matches `due`.
-    SurveyMail.objects.filter(due, pk__in=ids).update(status=SurveyMail.Status.SENDING, claim=claim, claimed_at=now)
-    return claim
+OUTBOX = Outbox(pending=SurveyMail.Status.PENDING, retry=SurveyMail.Status.RETRY, sending=SurveyMail.Status.SENDING)
+
+
+def _claim() -> str | None:
+    """Claim a batch of due rows (core/outbox.py): pending ones, failed ones whose retry time has come,
+    and those a dead worker held longer than the lease."""
+    return OUTBOX.claim(SurveyMail.objects.all(), limit=BATCH, lease=LEASE)
 
 
 def _still_wanted(mail: SurveyMail, answered: set[int], leads: set[tuple[int, int]]) -> bool:
@@ -271,13 +267,11 @@ def _message(mail: SurveyMail) -> EmailMessage:
     return message
 
 
-def survey_mail_send(*, now: datetime | None = None) -> dict[str, int]:
+def survey_mail_send() -> dict[str, int]:
     """Work off the outbox: claim, re-check, send, record. Returns counts by outcome."""
     counts = {"sent": 0, "skipped": 0, "failed": 0, "retry": 0}
-    tried: set[int] = set()
     while True:
-        now = now or timezone.now()
-        claim = _claim(now, tried)
+        claim = _claim()
         if claim is None:
             return counts
         mails = list(
@@ -296,7 +290,6 @@ def survey_mail_send(*, now: datetime | None = None) -> dict[str, int]:
             .filter(organization_id__in={m.invitation.organization_id for m in mails})
             .values_list("organization_id", "user_id")
         )
-        tried.update(m.pk for m in mails)
         connection = get_connection()
         with contextlib.suppress(OSError):  # each message tries again, and is a retry if the server is away
             connection.open()
@@ -305,7 +298,6 @@ def survey_mail_send(*, now: datetime | None = None) -> dict[str, int]:
                 _send_one(mail, connection, answered, leads, counts)
         finally:
             connection.close()
-        now = None
 
 
 def _send_one(
@@ -321,9 +313,13 @@ def _send_one(
         message.send()
     except Exception as exc:  # SMTP and socket errors alike: retried, then recorded
         attempts = mail.attempts + 1
-        status = SurveyMail.Status.FAILED if attempts >= MAX_ATTEMPTS else SurveyMail.Status.PENDING
+        last = attempts >= MAX_ATTEMPTS
+        status = SurveyMail.Status.FAILED if last else SurveyMail.Status.RETRY
         SurveyMail.objects.filter(pk=mail.pk, claim=mail.claim).update(
-            status=status, attempts=attempts, error=str(exc)[:300]
+            status=status,
+            attempts=attempts,
+            next_attempt_at=None if last else retry_at(timezone.now(), attempts),
+            error=str(exc)[:300],
         )
         counts["failed" if status == SurveyMail.Status.FAILED else "retry"] += 1
         return

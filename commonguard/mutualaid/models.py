@@ -689,12 +689,13 @@ class ResponseLink(models.Model):
 
 class AidNotice(models.Model):
     """The mutual-aid e-mail outbox: written in the transaction that causes the notice, sent by the
-    worker after commit (claimed with a conditional UPDATE; a claim older than the lease is taken
-    again), so a crash loses nothing (the pattern of sharing/delivery.py)."""
+    worker after commit (claimed through `core/outbox.py`: a claim older than the lease is taken
+    again, a failed send waits `retry_at`), so a crash loses nothing."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
+        RETRY = "retry", "Failed, to be tried again"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
@@ -705,6 +706,7 @@ class AidNotice(models.Model):
     body = models.TextField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=32, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

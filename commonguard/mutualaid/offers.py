@@ -8,10 +8,10 @@ Each service checks who may act, refuses bad input with a clear `ValidationError
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -21,7 +21,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
@@ -29,6 +28,7 @@ from django_tasks import task
 from commonguard.accounts.models import Membership, Role, User
 from commonguard.accounts.viewer import viewer_for
 from commonguard.core.audit import audit_record
+from commonguard.core.outbox import Outbox, retry_at
 from commonguard.mutualaid import policies, services
 from commonguard.mutualaid.models import (
     COST_CATEGORIES,
@@ -753,44 +753,52 @@ def notify_proposed(deployment: Deployment) -> None:
         )
 
 
-def _claim(batch: int) -> tuple[str, list[AidNotice]]:
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    due = Q(status=AidNotice.Status.PENDING) | Q(status=AidNotice.Status.SENDING, claimed_at__lt=now - LEASE)
-    ids = list(AidNotice.objects.filter(due).order_by("pk").values_list("pk", flat=True)[:batch])
-    AidNotice.objects.filter(due, pk__in=ids).update(status=AidNotice.Status.SENDING, claim=token, claimed_at=now)
-    return token, list(AidNotice.objects.filter(claim=token, status=AidNotice.Status.SENDING).select_related("user"))
+OUTBOX = Outbox(pending=AidNotice.Status.PENDING, retry=AidNotice.Status.RETRY, sending=AidNotice.Status.SENDING)
 
 
 def notices_send(batch: int = 100) -> int:
     """Send what is due in the outbox; returns the number sent. A claimed row whose worker died is
-    taken again after the lease; a failed send is retried up to five times."""
+    taken again after the lease; a failed send (the mail server away included) is tried again at
+    `retry_at` (30 s, 1, 2, 4 minutes), then recorded as failed after five tries."""
     sent = 0
     while True:
-        _token, rows = _claim(batch)
-        if not rows:
+        token = OUTBOX.claim(AidNotice.objects.all(), limit=batch, lease=LEASE)
+        if token is None:
             return sent
-        with get_connection() as connection:
+        rows = list(AidNotice.objects.filter(claim=token, status=AidNotice.Status.SENDING).select_related("user"))
+        connection = get_connection()
+        with contextlib.suppress(OSError):  # each message tries again, and is a retry if the server is away
+            connection.open()
+        try:
             for row in rows:
-                if row.user is not None and not row.user.is_active:
-                    AidNotice.objects.filter(pk=row.pk).update(status=AidNotice.Status.FAILED, last_error="inactive")
-                    continue
-                message = EmailMessage(subject=row.subject, body=row.body, to=[row.to_email])
-                message.extra_headers["Message-ID"] = f"<aid-{row.pk}-{row.key.replace(':', '.')}@commonguard>"
-                try:
-                    connection.send_messages([message])
-                except Exception as exc:  # any SMTP failure: try again later
-                    attempts = row.attempts + 1
-                    AidNotice.objects.filter(pk=row.pk).update(
-                        status=AidNotice.Status.PENDING if attempts < MAX_ATTEMPTS else AidNotice.Status.FAILED,
-                        attempts=attempts,
-                        last_error=str(exc)[:500],
-                    )
-                    continue
-                AidNotice.objects.filter(pk=row.pk).update(status=AidNotice.Status.SENT, sent_at=timezone.now())
-                sent += 1
+                sent += _send_notice(row, connection)
+        finally:
+            connection.close()
         if len(rows) < batch:
             return sent
+
+
+def _send_notice(row: AidNotice, connection: Any) -> int:
+    mine = AidNotice.objects.filter(pk=row.pk, claim=row.claim)
+    if row.user is not None and not row.user.is_active:
+        mine.update(status=AidNotice.Status.FAILED, last_error="inactive")
+        return 0
+    message = EmailMessage(subject=row.subject, body=row.body, to=[row.to_email], connection=connection)
+    message.extra_headers["Message-ID"] = f"<aid-{row.pk}-{row.key.replace(':', '.')}@commonguard>"
+    try:
+        message.send()
+    except Exception as exc:  # SMTP and socket errors alike: tried again later, then recorded
+        attempts = row.attempts + 1
+        last = attempts >= MAX_ATTEMPTS
+        mine.update(
+            status=AidNotice.Status.FAILED if last else AidNotice.Status.RETRY,
+            attempts=attempts,
+            next_attempt_at=None if last else retry_at(timezone.now(), attempts),
+            last_error=str(exc)[:500],
+        )
+        return 0
+    mine.update(status=AidNotice.Status.SENT, sent_at=timezone.now(), attempts=row.attempts + 1, last_error="")
+    return 1
 
 
 @task(queue_name="default")

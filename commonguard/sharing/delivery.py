@@ -37,7 +37,7 @@ from django_tasks import task
 
 from commonguard.accounts.models import Membership, User
 from commonguard.accounts.viewer import Viewer
-from commonguard.core.outbox import Outbox
+from commonguard.core.outbox import Outbox, retry_at
 from commonguard.core.tlp import NAMED_ORGANISATION_LABELS, TLP
 from commonguard.sharing.indicators import defang
 from commonguard.sharing.models import Alert, AlertPreference, Delivery, LiveEvent, Webhook
@@ -287,7 +287,7 @@ def claim(
 def _failed(row: Delivery, error: str, now: Any) -> None:
     row.status = Delivery.Status.DEAD if row.attempts >= MAX_ATTEMPTS else Delivery.Status.FAILED
     row.last_error = error[:300]
-    row.next_attempt_at = now + timedelta(seconds=settings.COMMONGUARD_RETRY_BASE_SECONDS * 2 ** (row.attempts - 1))
+    row.next_attempt_at = retry_at(now, row.attempts)
 
 
 def _save(rows: list[Delivery]) -> None:
