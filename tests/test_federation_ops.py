@@ -241,6 +241,34 @@ def test_backfill_is_idempotent_and_the_command_catches_up_an_enabled_peer(world
     assert Change.objects.filter(peer=peer, alert_uuid=second.uuid).count() == 1
 
 
+def test_backfill_since_a_date_queues_only_what_was_published_since(world):
+    peer = new_peer("Ohio", community=True, enabled=False)
+    old, recent = green(world, title="Last year's wave"), green(world, title="This week's wave")
+    Alert.objects.filter(pk=old.pk).update(published_at=timezone.now() - timedelta(days=400))
+    Alert.objects.filter(pk=recent.pk).update(published_at=timezone.now() - timedelta(days=3))
+    Peer.objects.filter(pk=peer.pk).update(enabled=True)
+    since = (timezone.now() - timedelta(days=30)).date().isoformat()
+    out = StringIO()
+    call_command("federation_peer", "backfill", "Ohio", "--since", since, stdout=out)
+    assert "queued 1 alert(s) for Ohio" in out.getvalue()
+    assert set(Change.objects.filter(peer=peer).values_list("alert_uuid", flat=True)) == {recent.uuid}
+    event = AuditEvent.objects.get(action="federation.backfill")
+    assert event.data["since"].startswith(since) and "published since" in event.summary
+    call_command("federation_peer", "backfill", "Ohio", stdout=out)  # the rest, later: once each
+    assert Change.objects.filter(peer=peer).count() == 2
+
+
+@pytest.mark.parametrize("bad", ["last week", "2026-02-30", "2026-13-01T08:00"])
+def test_backfill_refuses_a_since_that_is_not_a_date(world, bad):
+    new_peer("Ohio", community=True)
+    Change.objects.all().delete()
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="is not a date"):
+        call_command("federation_peer", "backfill", "Ohio", "--since", bad)
+    assert not Change.objects.exists()
+
+
 def test_backfill_sends_amber_only_to_peers_the_author_named(world):
     peer = new_peer("Ohio")
     amber = make_alert(world["ingham_member"], world.ingham, TLP.AMBER, recipient_orgs=[world.guard], publish=False)

@@ -13,7 +13,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -126,18 +126,20 @@ def peer_save(
     return peer, token
 
 
-def backfill(peer: Peer) -> int:
+def backfill(peer: Peer, *, since: datetime | None = None) -> int:
     """Queue for `peer` the already-published alerts it may receive (`may_send`) and has no row
-    for yet, so a peer added later does not only see what is published after it. Idempotent: an
-    alert with any row for the peer (sent, pending, refused, a withdrawal) is left alone. Revoked
-    and expired alerts are not sent (the peer would only refuse an expired one). Rows are written
-    under the peer's row lock, oldest publication first; returns how many were queued."""
+    for yet, so a peer added later does not only see what is published after it; with `since`, only
+    those first published at or after it (a hub with years of alerts need not send them all).
+    Idempotent: an alert with any row for the peer (sent, pending, refused, a withdrawal) is left
+    alone. Revoked and expired alerts are not sent (the peer would only refuse an expired one). Rows
+    are written under the peer's row lock, oldest publication first; returns how many were queued."""
     if not peer.enabled:
         return 0
     labels = [TLP.CLEAR, TLP.AMBER] + ([TLP.GREEN] if peer.community else [])
     now = timezone.now()
+    published = Alert.objects.filter(published_at__gte=since) if since is not None else Alert.objects.all()
     candidates = (
-        Alert.objects.filter(status__in=[Alert.Status.PUBLISHED, Alert.Status.UPDATED], tlp__in=labels)
+        published.filter(status__in=[Alert.Status.PUBLISHED, Alert.Status.UPDATED], tlp__in=labels)
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
         .filter(Q(source_key="") | Q(source_key__startswith="fed:"))
         .exclude(alert_uuid_in_outbox(peer))
@@ -157,9 +159,10 @@ def backfill(peer: Peer) -> int:
         audit_record(
             actor=None,
             action="federation.backfill",
-            summary=f"Queued {len(alerts)} published alert(s) for the peer {peer.name}",
+            summary=f"Queued {len(alerts)} published alert(s) for the peer {peer.name}"
+            + (f" (published since {since:%Y-%m-%d %H:%M} UTC)" if since is not None else ""),
             target=peer,
-            data={"queued": len(alerts)},
+            data={"queued": len(alerts), "since": since.isoformat() if since is not None else None},
         )
     return len(alerts)
 

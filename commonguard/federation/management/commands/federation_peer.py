@@ -1,14 +1,16 @@
 """Configure a peer hub: `federation_peer add NAME --url URL [--token T] [--community] ...`,
-`federation_peer list`, `federation_peer backfill NAME` (queue the already-published alerts the peer
-may receive; a new peer gets them when added). One secret per link: the same token is configured on
-both hubs."""
+`federation_peer list`, `federation_peer backfill NAME [--since DATE]` (queue the already-published
+alerts the peer may receive, or those published since DATE; a new peer gets them when added). One
+secret per link: the same token is configured on both hubs."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.dateparse import parse_date, parse_datetime
 
 from commonguard.federation.models import Peer
 from commonguard.federation.services import backfill, peer_save
@@ -29,6 +31,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-pull", action="store_true", help="Do not pull from this peer.")
         parser.add_argument("--pull-interval", type=float, default=60.0, help="Seconds between pulls (60).")
         parser.add_argument(
+            "--since",
+            help="backfill: only alerts first published at or after this date or time (ISO 8601, UTC if no zone).",
+        )
+        parser.add_argument(
             "--amber-org", type=int, action="append", default=None, help="Organisation id reading its AMBER alerts."
         )
 
@@ -44,7 +50,8 @@ class Command(BaseCommand):
             found = Peer.objects.filter(name=options["name"] or "").first()
             if found is None:
                 raise CommandError("backfill needs the NAME of a configured peer.")
-            self.stdout.write(f"queued {backfill(found)} alert(s) for {found.name}")
+            queued = backfill(found, since=_since(options["since"]))
+            self.stdout.write(f"queued {queued} alert(s) for {found.name}")
             return
         if not options["name"] or not options["url"]:
             raise CommandError("add needs NAME and --url.")
@@ -71,3 +78,18 @@ class Command(BaseCommand):
         self.stdout.write(f"peer {peer.pk} {peer.name} ({peer.changes.count()} change(s) queued)")
         if token and not options["token"]:
             self.stdout.write(f"token (configure the same on {peer.name}): {token}")
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parse_datetime(value)
+        day = parse_date(value) if parsed is None else None
+    except ValueError:  # well formed, but no such day or time
+        parsed = day = None
+    if parsed is None and day is not None:
+        parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if parsed is None:
+        raise CommandError(f"--since {value!r} is not a date (2026-01-31) or a time (2026-01-31T08:00Z).")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
