@@ -1,6 +1,7 @@
-"""The submit path without a server or a client: submissions through Django's test client (the whole
-middleware stack, token authentication, DRF) on the database of DATABASE_URL (use a fresh one: the
-benchmark's seed deletes its earlier rows, which the append-only audit trail refuses). Prints the
+"""The submit path without a server or a client: submissions through Django's test client with the
+middleware a token call gets when served (the lanes' chain, ADR 36), token authentication and DRF,
+on the database of DATABASE_URL (use a fresh one: the benchmark's seed deletes its earlier rows,
+which the append-only audit trail refuses). Prints the
 queries of one submission, the query counts, the Python CPU per submission next to an authenticated
 GET that answers 404 (the framework's floor), and optionally a cProfile (`--profile N` rows).
 
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions by cumulative time")
     args = parser.parse_args()
     settings.ALLOWED_HOSTS = ["*"]
+    settings.MIDDLEWARE = settings.API_MIDDLEWARE  # what token calls run through under uvicorn
     warm_n = 11  # one per state of the mix: fills each state's rule table
     work = reports.seed(warm_n + 2 * args.submissions)
     client = Client()

@@ -107,6 +107,28 @@ def _passes(client: httpx.Client, url: str, repeat: int) -> dict:
     }
 
 
+def reader_token(name: str) -> str:
+    """The reader of the TAXII benchmarks (this one and cpu_probe.py): the planner's statistics for the
+    loaded objects (PostgreSQL), and an API token of a vetted member of a bench county."""
+    from django.db import connection
+
+    from commonguard.accounts.models import Membership, Role, User
+    from commonguard.accounts.services import token_create
+    from commonguard.orgs.models import Organization
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE interop_stixobject")
+    org, _ = Organization.objects.get_or_create(
+        name="Bench County", defaults={"kind": "county", "state": "MI", "status": "approved"}
+    )
+    user, _ = User.objects.get_or_create(email="taxii-bench@example.test", defaults={"full_name": "TAXII bench"})
+    Membership.objects.get_or_create(
+        user=user, organization=org, defaults={"role": Role.MEMBER, "status": Membership.Status.APPROVED}
+    )
+    return token_create(actor=user, name=name)[1]
+
+
 def measure(args: argparse.Namespace) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commonguard.settings")
     import django
@@ -115,11 +137,8 @@ def measure(args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from commonguard.accounts.models import Membership, Role, User
-    from commonguard.accounts.services import token_create
     from commonguard.interop.collections import reference_collection
     from commonguard.interop.management.commands.stix_load_attack import load
-    from commonguard.orgs.models import Organization
 
     call_command("migrate", interactive=False, verbosity=0)
     loads = {}
@@ -134,17 +153,7 @@ def measure(args: argparse.Namespace) -> None:
             "reload_s": round(again_seconds, 2),
             "reload_objects_per_s": round((again_added + again_unchanged) / again_seconds),
         }
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE interop_stixobject")
-    org, _ = Organization.objects.get_or_create(
-        name="Bench County", defaults={"kind": "county", "state": "MI", "status": "approved"}
-    )
-    user, _ = User.objects.get_or_create(email="taxii-bench@example.test", defaults={"full_name": "TAXII bench"})
-    Membership.objects.get_or_create(
-        user=user, organization=org, defaults={"role": Role.MEMBER, "status": Membership.Status.APPROVED}
-    )
-    secret = token_create(actor=user, name="bench")[1]
+    secret = reader_token("bench")
     collections = {alias: str(reference_collection(alias).uuid) for alias in ("attack-enterprise", "attack-ics")}
     connection.close()
 

@@ -1,5 +1,6 @@
 """CPU-time probe for a busy machine (ADR 29): the server side of a TAXII pass over ATT&CK
-Enterprise through the real Django WSGI handler (every middleware, real connection handling), and
+Enterprise through Django's WSGI handler with the middleware token calls get when served (the lanes'
+chain, ADR 36; all of it in a checkout from before the lanes) and real connection handling, and
 `objects_add` of the ATT&CK bundle (first import, re-import), in process CPU seconds, which another
 process's load disturbs far less than wall-clock time. Prints one JSON object.
 
@@ -30,18 +31,16 @@ import django  # noqa: E402
 
 django.setup()
 
+from bench_taxii import reader_token  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from commonguard.accounts.models import Membership, Role, User  # noqa: E402
-from commonguard.accounts.services import token_create  # noqa: E402
 from commonguard.interop.collections import reference_collection  # noqa: E402
 from commonguard.interop.management.commands.stix_load_attack import read_bundle  # noqa: E402
 from commonguard.interop.models import StixObject  # noqa: E402
 from commonguard.interop.services import objects_add  # noqa: E402
-from commonguard.orgs.models import Organization  # noqa: E402
 
 
 def main() -> None:
@@ -57,18 +56,11 @@ def main() -> None:
         cpu = time.process_time()
         objects_add(collection, bundle)
         agains.append(time.process_time() - cpu)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE interop_stixobject")
-    org, _ = Organization.objects.get_or_create(
-        name="Bench County", defaults={"kind": "county", "state": "MI", "status": "approved"}
-    )
-    user, _ = User.objects.get_or_create(email="taxii-bench@example.test", defaults={"full_name": "TAXII bench"})
-    Membership.objects.get_or_create(
-        user=user, organization=org, defaults={"role": Role.MEMBER, "status": Membership.Status.APPROVED}
-    )
-    secret = token_create(actor=user, name="cpu-probe")[1]
+    secret = reader_token("cpu-probe")
     connection.close()
+    # The middleware a token call gets when served (the lanes' chain, ADR 36); all of it in a checkout
+    # from before the lanes.
+    settings.MIDDLEWARE = getattr(settings, "API_MIDDLEWARE", settings.MIDDLEWARE)
     app = WSGIHandler()
 
     def call(query: str) -> bytes:
