@@ -11,8 +11,8 @@ import os
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 import json
-import time
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import OperationalError, connection
+from django.db import connection, connections
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -61,6 +61,72 @@ def missing_prerequisite(message: str) -> None:
     pytest.skip(message)
 
 
+class InFlight:
+    """The live server's WSGI application, counting the requests it has not finished answering (a
+    response counts until the server closes it), so that a test's teardown can wait for the server
+    to be idle before the database is emptied."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self._add(1)
+        try:
+            result = self.app(environ, start_response)
+        except BaseException:
+            self._add(-1)
+            raise
+        return _Closing(result, lambda: self._add(-1))
+
+    def _add(self, n: int) -> None:
+        with self.changed:
+            self.count += n
+            self.changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.count == 0, timeout)
+
+
+class _Closing:
+    def __init__(self, result: Iterable[bytes], done: Callable[[], None]) -> None:
+        self.result = result
+        self.done: Callable[[], None] | None = done
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.result)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.result, "close"):
+                self.result.close()
+        finally:
+            if self.done:
+                self.done, done = None, self.done
+                done()
+
+
+@pytest.fixture(scope="session")
+def in_flight(live_server: Any) -> InFlight:
+    httpd = live_server.thread.httpd
+    tracker = InFlight(httpd.get_app())
+    httpd.set_app(tracker)
+    return tracker
+
+
+def _share_live_server_connections(live_server: Any) -> None:
+    """Give this thread the database connection the live server shares. Once Playwright's sync API
+    runs its event loop in this thread, asgiref keeps Django's connections per async context instead
+    of per thread, and the test code would open a second connection to the shared-cache in-memory
+    test database. There, one connection's unfinished read makes the other's write fail at once
+    ("database table is locked") instead of waiting: a flush at teardown could fail while the server
+    was still answering. One connection, as Django's live server intends, avoids that."""
+    for alias, conn in live_server.thread.connections_override.items():
+        connections[alias] = conn
+
+
 @pytest.fixture(scope="session")
 def browser(live_server: Any) -> Iterator[Any]:
     """One Chromium per test process. It asks for the live server so that it closes first: no
@@ -68,6 +134,7 @@ def browser(live_server: Any) -> Iterator[Any]:
     if not CHROMIUM.exists():
         missing_prerequisite(f"Chromium is not installed at {CHROMIUM}")
     with sync_playwright() as playwright:
+        _share_live_server_connections(live_server)
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
@@ -145,11 +212,15 @@ def axe_page(_axe_context: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
-def browser_db(transactional_db: Any) -> None:
+def browser_db(transactional_db: Any, in_flight: InFlight) -> Iterator[None]:
     """Real commits, so the live server's thread sees the test's data and the test sees the
-    server's writes. (tests/conftest.py empties the append-only audit trail before each flush.)"""
+    server's writes. (tests/conftest.py empties the append-only audit trail before each flush.)
+    At the end it waits for the server to finish what the closed page last asked of it (a favicon,
+    a fetch) before the database is emptied under it."""
     if connection.vendor != "sqlite":
         pytest.skip("browser tests run on SQLite only (scripts/run-tests.sh runs them there)")
+    yield
+    assert in_flight.wait_idle(timeout=15), f"the live server is still answering {in_flight.count} request(s)"
 
 
 @dataclass
@@ -269,15 +340,6 @@ def assert_axe_clean(page: Any, name: str) -> None:
 
 
 def run_worker() -> None:
-    """Drain the task queue (`db_worker --batch`) while the live server runs. The test database is
-    SQLite's shared-cache in-memory database, where a write that meets another connection's open read
-    (the live server answering the browser) fails at once with "database table is locked" instead of
-    waiting as a file database does; the claim is retried then (nothing was claimed)."""
-    for attempt in range(10):
-        try:
-            call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", verbosity=0)
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 9:
-                raise
-            time.sleep(0.2)
+    """Drain the task queue (`db_worker --batch`) while the live server runs, on the connection the
+    server shares (see _share_live_server_connections)."""
+    call_command("db_worker", "--batch", "--queue-name", "*", "--no-reload", verbosity=0)
