@@ -378,3 +378,20 @@ def test_a_member_cannot_overwrite_or_delete_what_an_alert_exported(taxii, world
     deleted = c.delete(_coll_url(mine) + f"objects/{exported.stix_id}/")
     assert deleted.status_code == 403
     assert StixObject.objects.filter(pk=exported.pk).exists()
+
+
+def test_text_beyond_ascii_comes_back_as_it_was_posted(taxii, world):
+    """Pages are spliced from the stored JSON as the database's UTF-8 bytes (never decoded and
+    re-encoded): what was posted, accents, typographic quotes, emoji and escapes, comes back equal."""
+    mine = organization_collection(world.ingham)
+    c = taxii("ingham_member")
+    description = 'Ingham’s “Zürich” lure — naïve café ☕ 🛡️ 東京, a \\ backslash, a " quote, \u2028 and \t'
+    posted = indicator("91.92.251.40", description=description)
+    assert _post(c, mine, [posted]).json()["success_count"] == 1
+    page = c.get(_coll_url(mine) + "objects/")
+    assert page["Content-Type"] == TAXII
+    (listed,) = json.loads(page.content.decode("utf-8"))["objects"]
+    assert listed["description"] == description
+    (single,) = c.get(_coll_url(mine) + f"objects/{posted['id']}/").json()["objects"]
+    assert single == listed
+    assert page["X-TAXII-Date-Added-First"] == page["X-TAXII-Date-Added-Last"]
