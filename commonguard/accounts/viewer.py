@@ -11,6 +11,8 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 
+from commonguard.core.compiled import CompiledQuery
+
 _CACHE_ATTR = "_commonguard_viewer"
 
 
@@ -109,9 +111,36 @@ def forget_viewer(user: Any) -> None:
 _ASKED_FOR = "asked-for"  # not a membership status: an organisation the person asked to add
 
 
-def _compute(user: Any) -> Viewer:
+def _memberships_and_asked_for(user_pk: int) -> Any:
+    """The person's memberships, and the organisations they asked to add to the directory (status
+    "requested"), in one query. Constant columns last in both halves, as a UNION pairs them by
+    position."""
     from django.db.models import CharField, Value
 
+    from commonguard.accounts.models import Membership
+    from commonguard.orgs.models import Organization
+
+    memberships = (
+        Membership.objects.filter(user_id=user_pk)
+        .order_by()
+        .values_list(
+            "organization_id", "organization__status", "organization__kind", "organization__state", "role", "status"
+        )
+    )
+    asked_for = (
+        Organization.objects.filter(requested_by_id=user_pk, status=Organization.Status.PENDING)
+        .order_by()
+        .annotate(no_role=Value("", output_field=CharField()), asked=Value(_ASKED_FOR, output_field=CharField()))
+        .values_list("id", "status", "kind", "state", "no_role", "asked")
+    )
+    return memberships.union(asked_for, all=True)
+
+
+# Every page and API call reads it: compiled once (core/compiled.py), not on every request.
+_MEMBERSHIPS_AND_ASKED_FOR = CompiledQuery(_memberships_and_asked_for)
+
+
+def _compute(user: Any) -> Viewer:
     from commonguard.accounts.models import STATE_STAFF_ROLES, Membership, Role
     from commonguard.orgs.models import Organization, Region
 
@@ -119,22 +148,7 @@ def _compute(user: Any) -> Viewer:
     staff_states: set[str] = set()
     liaison_states: set[str] = set()
     requested: set[int] = set()
-    # One query: the person's memberships, and the organisations they asked to add to the directory
-    # (status "requested"). Constant columns last in both halves, as a UNION pairs them by position.
-    memberships = (
-        Membership.objects.filter(user_id=user.pk)
-        .order_by()
-        .values_list(
-            "organization_id", "organization__status", "organization__kind", "organization__state", "role", "status"
-        )
-    )
-    asked_for = (
-        Organization.objects.filter(requested_by_id=user.pk, status=Organization.Status.PENDING)
-        .order_by()
-        .annotate(no_role=Value("", output_field=CharField()), asked=Value(_ASKED_FOR, output_field=CharField()))
-        .values_list("id", "status", "kind", "state", "no_role", "asked")
-    )
-    for org_id, org_status, org_kind, org_state, role, status in memberships.union(asked_for, all=True):
+    for org_id, org_status, org_kind, org_state, role, status in _MEMBERSHIPS_AND_ASKED_FOR.rows(user.pk):
         if status in (Membership.Status.PENDING, _ASKED_FOR):
             requested.add(org_id)
         if status != Membership.Status.APPROVED or org_status != Organization.Status.APPROVED:

@@ -1,0 +1,46 @@
+"""core/compiled.py: a hot query compiled once gives what the ORM gives, for any argument values."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.models import CharField, Value
+from django.test.utils import CaptureQueriesContext
+
+from commonguard.accounts.models import Membership
+from commonguard.accounts.viewer import _memberships_and_asked_for
+from commonguard.core.compiled import CompiledQuery
+from commonguard.orgs.models import Organization
+
+pytestmark = pytest.mark.django_db
+
+
+def test_rows_match_the_orm_for_every_person(world):
+    query = CompiledQuery(_memberships_and_asked_for)
+    for user in world.people.values():
+        if user is None:
+            continue
+        expected = sorted(_memberships_and_asked_for(user.pk))
+        with CaptureQueriesContext(connection) as queries:
+            assert sorted(query.rows(user.pk)) == expected
+        assert len(queries) == 1
+
+
+def test_two_arguments_each_in_its_place(world):
+    def build(org_pk: int, user_pk: int):
+        return (
+            Membership.objects.filter(organization_id=org_pk, user_id=user_pk)
+            .annotate(tag=Value("x", output_field=CharField()))
+            .values_list("role", "tag")
+        )
+
+    query = CompiledQuery(build, arguments=2)
+    member = world["ingham_member"]
+    assert query.rows(world.ingham.pk, member.pk) == list(build(world.ingham.pk, member.pk))
+    assert query.rows(world.washtenaw.pk, member.pk) == []
+
+
+def test_an_argument_that_does_not_reach_the_sql_as_a_parameter_is_refused(db):
+    query = CompiledQuery(lambda pk: Organization.objects.filter(status="approved").values_list("pk"))
+    with pytest.raises(ValueError, match="every argument"):
+        query.rows(1)
