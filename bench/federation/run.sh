@@ -17,4 +17,4 @@ if [ "${1:-}" != "--sqlite" ]; then
     echo "PostgreSQL binaries not found: measuring on SQLite" >&2
   fi
 fi
-exec $PY bench/federation/bench_federation.py --out var/bench/federation/result.json
+$PY bench/federation/bench_federation.py --out var/bench/federation/result.json

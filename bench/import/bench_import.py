@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -95,16 +96,22 @@ def main() -> None:
     from commonguard.interop.models import StixObject
     from commonguard.interop.services import objects_add
 
+    # Three rounds (the collection emptied before each): a one-second import is at the mercy of one
+    # hiccup of a shared VM, so the figures are the medians, and every round is reported.
     bundle = read_bundle(settings.COMMONGUARD_SHARED_DATA / "attack" / "enterprise-attack-18.1-stix20.json.gz")
     collection = reference_collection("attack-enterprise")
-    StixObject.objects.filter(collection=collection).delete()
-    started = time.perf_counter()
-    attack_first = objects_add(collection, bundle)
-    attack_s = time.perf_counter() - started
-    started = time.perf_counter()
-    attack_again = objects_add(collection, bundle)
-    attack_re_s = time.perf_counter() - started
-    assert len(attack_first.added) == len(bundle) and not attack_again.added
+    attack_rounds: list[tuple[float, float]] = []
+    for _ in range(3):
+        StixObject.objects.filter(collection=collection).delete()
+        started = time.perf_counter()
+        attack_first = objects_add(collection, bundle)
+        first_round_s = time.perf_counter() - started
+        started = time.perf_counter()
+        attack_again = objects_add(collection, bundle)
+        attack_rounds.append((first_round_s, time.perf_counter() - started))
+        assert len(attack_first.added) == len(bundle) and not attack_again.added
+    attack_s = statistics.median(first for first, _ in attack_rounds)
+    attack_re_s = statistics.median(again for _, again in attack_rounds)
     figures = {
         "objects": objects,
         "objects_per_s": round(objects / first_s),
@@ -119,6 +126,8 @@ def main() -> None:
         "attack_objects": len(bundle),
         "attack_objects_per_s": round(len(bundle) / attack_s),
         "attack_reimport_objects_per_s": round(len(bundle) / attack_re_s),
+        "attack_rounds_objects_per_s": [round(len(bundle) / first) for first, _ in attack_rounds],
+        "attack_rounds_reimport_objects_per_s": [round(len(bundle) / again) for _, again in attack_rounds],
         "target_objects_per_s": 20_000,
         "target_reimport_objects_per_s": 100_000,
     }

@@ -11,4 +11,4 @@ source scripts/pg-throwaway.sh
 pg_throwaway_start || { echo "PostgreSQL binaries are needed (apt-get install postgresql)" >&2; exit 1; }
 trap pg_throwaway_stop EXIT
 export DATABASE_URL="$PG_THROWAWAY_URL"
-exec $PY bench/import/bench_import.py --out var/bench/import.json "$@"
+$PY bench/import/bench_import.py --out var/bench/import.json "$@"

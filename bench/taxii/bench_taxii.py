@@ -399,6 +399,9 @@ def summary(args: argparse.Namespace) -> None:
             headline[f"{label}_objects_per_s_stdlib_json"] = round(
                 report["read"]["attack-enterprise"].get("objects_per_s_stdlib_json", 0)
             )
+            headline[f"{label}_objects_per_s_pipelined"] = round(
+                report["read"]["attack-enterprise"].get("objects_per_s_pipelined", 0)
+            )
     if med is not None and med["ics"]["finished"] and ours:
         ours_ics = min(r["read"]["attack-ics"]["objects_per_s"] for r in ours.values())
         headline["medallion_collection"] = "ics (1,826 objects)"

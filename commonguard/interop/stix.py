@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from stix2patterns.validator import run_validator
 
 from commonguard.core.tlp import STIX_TLP2_MARKING_IDS, TLP, most_restrictive, parse_tlp
@@ -92,14 +93,18 @@ def taxii_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def dumps(obj: Any) -> str:
-    """Compact, ASCII-only JSON (non-ASCII as \\u escapes): an ASCII string joins and encodes at
-    memory speed when pages are spliced together. One shared encoder: `json.dumps` with arguments
-    builds a new one per call (once per object of an import)."""
-    return _COMPACT.encode(obj)
+    """Compact JSON as stored and served (UTF-8 text). orjson writes it five times faster than json's
+    encoder (the encode was a fifth of an ATT&CK import); what orjson refuses (an integer beyond 64
+    bits, which STIX allows in custom properties) falls back to the standard encoder. Both write the
+    same JSON apart from how a few floats are spelled (1e16, 1e+16)."""
+    try:
+        return orjson.dumps(obj).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return _COMPACT.encode(obj)
 
 
 def tlp_of_marking_definition(obj: dict[str, Any]) -> TLP | None:
