@@ -44,3 +44,20 @@ def test_an_argument_that_does_not_reach_the_sql_as_a_parameter_is_refused(db):
     query = CompiledQuery(lambda pk: Organization.objects.filter(status="approved").values_list("pk"))
     with pytest.raises(ValueError, match="every argument"):
         query.rows(1)
+
+
+def test_the_token_and_its_person_come_back_as_the_orm_builds_them(world):
+    from commonguard.accounts.models import ApiToken
+    from commonguard.accounts.services import _token_columns, _token_with_user, token_create, token_revoke
+
+    person = world["ingham_admin"]
+    token, _ = token_create(actor=person, name="compiled")
+    token_revoke(actor=person, token=token)
+    found = _token_with_user(token.key_id)
+    expected = ApiToken.objects.select_related("user").get(key_id=token.key_id)
+    token_columns, user_columns = _token_columns()
+    assert [getattr(found, c) for c in token_columns] == [getattr(expected, c) for c in token_columns]
+    assert [getattr(found.user, c) for c in user_columns] == [getattr(expected.user, c) for c in user_columns]
+    assert found.revoked_at is not None and not found.is_active  # a date, converted on SQLite as well
+    assert found.user.is_active is True and found.user == person
+    assert _token_with_user("no-such-key") is None
