@@ -40,7 +40,8 @@ class CompiledQuery:
             ).items()
         )
         # A text field turns its stand-in into the number's text.
-        argument_of = {**{n: i for i, n in enumerate(stand_ins)}, **{str(n): i for i, n in enumerate(stand_ins)}}
+        argument_of: dict[int | str, int] = {n: i for i, n in enumerate(stand_ins)}
+        argument_of.update({str(n): i for i, n in enumerate(stand_ins)})
         slots = tuple(
             (position, argument_of[value])
             for position, value in enumerate(params)
