@@ -223,8 +223,8 @@ def _query(request: HttpRequest, scope: str) -> Query:
     return Query(added_after, limit, after, fingerprint)
 
 
-def _next_token(query: Query, last_date_added: datetime, last_pk: int) -> str:
-    return signing.dumps({"q": query.fingerprint, "d": last_date_added.isoformat(), "p": last_pk}, salt=_NEXT_SALT)
+def _next_token(query: Query, last_date_added: datetime) -> str:
+    return signing.dumps({"q": query.fingerprint, "d": last_date_added.isoformat()}, salt=_NEXT_SALT)
 
 
 def _versions_filter(request: HttpRequest, collection: Collection) -> Q | None:
@@ -291,7 +291,7 @@ def _page(
     selected = (
         rows.order_by("date_added")
         .annotate(added_text=Cast("date_added", CharField()))
-        .values_list("pk", "added_text", *columns)[: query.limit + 1]
+        .values_list("added_text", *columns)[: query.limit + 1]
     )
     sql, params = selected.query.sql_with_params()
     with connection.cursor() as cursor:
@@ -304,7 +304,7 @@ def _page(
     # Rows stay the driver's tuples; only those whose date_added is needed become lists with a datetime.
     for i in range(len(page)) if every_date else {0, len(page) - 1} if page else ():
         row = list(page[i])
-        row[1] = _as_datetime(row[1])
+        row[0] = _as_datetime(row[0])
         page[i] = row
     return page, more
 
@@ -329,15 +329,15 @@ def _date_headers(page: list[tuple[Any, ...]]) -> dict[str, str]:
     if not page:
         return {}
     return {
-        "X-TAXII-Date-Added-First": taxii_timestamp(page[0][1]),
-        "X-TAXII-Date-Added-Last": taxii_timestamp(page[-1][1]),
+        "X-TAXII-Date-Added-First": taxii_timestamp(page[0][0]),
+        "X-TAXII-Date-Added-Last": taxii_timestamp(page[-1][0]),
     }
 
 
 def _head(query: Query, page: list[tuple[Any, ...]], more: bool) -> str:
     if not more:
         return '{"more":false'
-    return '{"more":true,"next":' + json.dumps(_next_token(query, page[-1][1], page[-1][0]))
+    return '{"more":true,"next":' + json.dumps(_next_token(query, page[-1][0]))
 
 
 def _envelope(query: Query, page: list[tuple[Any, ...]], more: bool) -> HttpResponse:
@@ -348,7 +348,7 @@ def _envelope(query: Query, page: list[tuple[Any, ...]], more: bool) -> HttpResp
     # One join into one buffer: a second 3 MB buffer costs more in fresh memory pages than the copy.
     parts = [_head(query, page, more).encode() + b',"objects":[']
     for row in page:
-        parts += (row[2], b",")
+        parts += (row[1], b",")
     parts[-1] = b"]}"
     return _json(b"".join(parts), headers=_date_headers(page))
 
@@ -434,7 +434,7 @@ def manifest(request: HttpRequest, user: Any, collection_id: str) -> HttpRespons
             "version": taxii_timestamp(_as_datetime(version)),
             "media_type": f"application/stix+json;version={spec}",
         }
-        for _, added, stix_id, version, spec in page
+        for added, stix_id, version, spec in page
     ]
     head = _head(query, page, more)
     return _json(head + ',"objects":' + json.dumps(records, separators=(",", ":")) + "}", headers=_date_headers(page))
@@ -525,7 +525,7 @@ def versions(request: HttpRequest, user: Any, collection_id: str, object_id: str
     page, more = _page(query, rows, "version", every_date=True)
     if not page:
         return _json("{}")
-    listed = json.dumps([taxii_timestamp(_as_datetime(row[2])) for row in page])
+    listed = json.dumps([taxii_timestamp(_as_datetime(row[1])) for row in page])
     return _json(_head(query, page, more) + ',"versions":' + listed + "}", headers=_date_headers(page))
 
 
