@@ -13,12 +13,15 @@ retries and expired claims (few) only fill what is left of the batch.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -27,6 +30,19 @@ def retry_at(now: datetime, attempts: int) -> datetime:
     """When a row that failed its `attempts`-th try is due again: COMMONGUARD_RETRY_BASE_SECONDS
     (30 s) doubled per attempt: 30 s, 1, 2, 4, 8 minutes."""
     return now + timedelta(seconds=settings.COMMONGUARD_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+
+
+@contextlib.contextmanager
+def mail_connection() -> Iterator[Any]:
+    """One SMTP connection for a claimed batch of an e-mail outbox. A mail server that is away does
+    not end the run: each message then tries to connect itself, fails, and is recorded as a retry."""
+    connection = get_connection()
+    with contextlib.suppress(OSError):
+        connection.open()
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,16 @@ class Outbox:
             | Q(status=self.retry, next_attempt_at__lte=now)
             | Q(status=self.sending, claimed_at__lte=now - lease)
         )
+
+    def failure(self, attempts: int, *, max_attempts: int, failed: str) -> dict[str, Any]:
+        """The fields of a row whose `attempts`-th try has just failed: due again at `retry_at`, or
+        `failed` for good once it has had `max_attempts` tries."""
+        last = attempts >= max_attempts
+        return {
+            "status": failed if last else self.retry,
+            "attempts": attempts,
+            "next_attempt_at": None if last else retry_at(timezone.now(), attempts),
+        }
 
     def claim(self, scope: QuerySet[Any], *, limit: int, lease: timedelta) -> str | None:
         """Claim up to `limit` due rows of `scope` for this worker; the claim token (read the rows

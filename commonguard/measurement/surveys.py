@@ -13,7 +13,6 @@ works for its recipient, signed in, and only once."""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.urls import reverse
@@ -29,7 +28,7 @@ from django.utils import timezone
 
 from commonguard.accounts.models import Membership, Role
 from commonguard.core.audit import audit_record
-from commonguard.core.outbox import Outbox, retry_at
+from commonguard.core.outbox import Outbox, mail_connection
 from commonguard.measurement.kanon import K
 from commonguard.measurement.models import SizeBand, Survey, SurveyInvitation, SurveyMail, SurveyResponse, size_band_for
 from commonguard.measurement.querysets import survey_owner_states
@@ -290,14 +289,9 @@ def survey_mail_send() -> dict[str, int]:
             .filter(organization_id__in={m.invitation.organization_id for m in mails})
             .values_list("organization_id", "user_id")
         )
-        connection = get_connection()
-        with contextlib.suppress(OSError):  # each message tries again, and is a retry if the server is away
-            connection.open()
-        try:
+        with mail_connection() as connection:
             for mail in mails:
                 _send_one(mail, connection, answered, leads, counts)
-        finally:
-            connection.close()
 
 
 def _send_one(
@@ -312,16 +306,9 @@ def _send_one(
         message.connection = connection
         message.send()
     except Exception as exc:  # SMTP and socket errors alike: retried, then recorded
-        attempts = mail.attempts + 1
-        last = attempts >= MAX_ATTEMPTS
-        status = SurveyMail.Status.FAILED if last else SurveyMail.Status.RETRY
-        SurveyMail.objects.filter(pk=mail.pk, claim=mail.claim).update(
-            status=status,
-            attempts=attempts,
-            next_attempt_at=None if last else retry_at(timezone.now(), attempts),
-            error=str(exc)[:300],
-        )
-        counts["failed" if status == SurveyMail.Status.FAILED else "retry"] += 1
+        failure = OUTBOX.failure(mail.attempts + 1, max_attempts=MAX_ATTEMPTS, failed=SurveyMail.Status.FAILED)
+        SurveyMail.objects.filter(pk=mail.pk, claim=mail.claim).update(**failure, error=str(exc)[:300])
+        counts["failed" if failure["status"] == SurveyMail.Status.FAILED else "retry"] += 1
         return
     sent_at = timezone.now()
     with transaction.atomic():

@@ -8,7 +8,6 @@ Each service checks who may act, refuses bad input with a clear `ValidationError
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import secrets
@@ -19,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -28,7 +27,7 @@ from django_tasks import task
 from commonguard.accounts.models import Membership, Role, User
 from commonguard.accounts.viewer import viewer_for
 from commonguard.core.audit import audit_record
-from commonguard.core.outbox import Outbox, retry_at
+from commonguard.core.outbox import Outbox, mail_connection
 from commonguard.mutualaid import policies, services
 from commonguard.mutualaid.models import (
     COST_CATEGORIES,
@@ -766,14 +765,9 @@ def notices_send(batch: int = 100) -> int:
         if token is None:
             return sent
         rows = list(AidNotice.objects.filter(claim=token, status=AidNotice.Status.SENDING).select_related("user"))
-        connection = get_connection()
-        with contextlib.suppress(OSError):  # each message tries again, and is a retry if the server is away
-            connection.open()
-        try:
+        with mail_connection() as connection:
             for row in rows:
                 sent += _send_notice(row, connection)
-        finally:
-            connection.close()
         if len(rows) < batch:
             return sent
 
@@ -788,14 +782,8 @@ def _send_notice(row: AidNotice, connection: Any) -> int:
     try:
         message.send()
     except Exception as exc:  # SMTP and socket errors alike: tried again later, then recorded
-        attempts = row.attempts + 1
-        last = attempts >= MAX_ATTEMPTS
-        mine.update(
-            status=AidNotice.Status.FAILED if last else AidNotice.Status.RETRY,
-            attempts=attempts,
-            next_attempt_at=None if last else retry_at(timezone.now(), attempts),
-            last_error=str(exc)[:500],
-        )
+        failure = OUTBOX.failure(row.attempts + 1, max_attempts=MAX_ATTEMPTS, failed=AidNotice.Status.FAILED)
+        mine.update(**failure, last_error=str(exc)[:500])
         return 0
     mine.update(status=AidNotice.Status.SENT, sent_at=timezone.now(), attempts=row.attempts + 1, last_error="")
     return 1
