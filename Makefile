@@ -32,9 +32,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-# Python dependencies from the lock file (uv.lock), into .venv.
-$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON) --quiet
+# Python dependencies from the lock file (uv.lock), into .venv, with their bytecode compiled at install:
+# where PYTHONDONTWRITEBYTECODE is set, every process would otherwise compile every library it imports
+# (a server's start took 2.0 s instead of 1.1 s, and a module first imported inside a request, 0.4 s more).
+$(VENV)/.synced: uv.lock pyproject.toml Makefile | $(UV)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON) --quiet
 	touch $@
 
 # USWDS, htmx and axe-core from package-lock.json, copied into assets/build.

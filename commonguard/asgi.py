@@ -22,6 +22,10 @@ token_calls = LaneHandler(settings.API_MIDDLEWARE, lanes=settings.API_LANES)
 application = taxii_body_limit(route(django_application, token_calls))
 
 from commonguard.sharing import warninglists  # noqa: E402 - after Django is set up
+from commonguard.statutes import deadlines  # noqa: E402
+
+# The states' holiday calendars (business-day clocks), loaded before the first report rather than in it.
+deadlines.warm()
 
 # Everything loaded so far (settings, URLconf, whitenoise's index of static files) lives as long as
 # the process: move it out of the collector's sight, so full collections stay short

@@ -146,6 +146,12 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL, "timeout": 30}
     else:
         DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # The hot queries and inserts of core/compiled.py bind their parameters on the server, and psycopg
+    # prepares one it has run this many times on a connection (ADR 38); every other query binds on the
+    # client, which never prepares. 0 turns preparing off (a pooler that cannot keep prepared
+    # statements, such as PgBouncer in transaction mode before 1.21).
+    _prepare = env.int("COMMONGUARD_DB_PREPARE_THRESHOLD", default=5)
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = _prepare or None
 else:
     DATABASES = {
         "default": {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start and stop a throwaway PostgreSQL cluster on loopback, in a temporary directory.
 # Sourced by run-tests.sh and bench scripts: pg_throwaway_start sets PG_THROWAWAY_URL.
+# PG_THROWAWAY_OPTS adds server options, e.g. "-c shared_preload_libraries=pg_stat_statements".
 
 pg_throwaway_bin() {
   local dir
@@ -22,7 +23,7 @@ pg_throwaway_start() {
   fi
   "${run[@]}" "$bin/initdb" -D "$PG_THROWAWAY_DIR/data" -U commonguard --auth=trust -E UTF8 >/dev/null
   "${run[@]}" "$bin/pg_ctl" -D "$PG_THROWAWAY_DIR/data" -l "$PG_THROWAWAY_DIR/log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_THROWAWAY_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_THROWAWAY_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${PG_THROWAWAY_OPTS:-}" \
     start >/dev/null
   PG_THROWAWAY_URL="postgres://commonguard@127.0.0.1:$port/postgres"
   PG_THROWAWAY_BIN=$bin

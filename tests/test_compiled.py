@@ -61,3 +61,76 @@ def test_the_token_and_its_person_come_back_as_the_orm_builds_them(world):
     assert found.revoked_at is not None and not found.is_active  # a date, converted on SQLite as well
     assert found.user.is_active is True and found.user == person
     assert _token_with_user("no-such-key") is None
+
+
+def test_an_instance_is_built_as_only_builds_it_whatever_order_the_fields_were_selected_in(world):
+    """from_db takes values in the model's field order: selecting them in another order must not
+    put one field's value in another (this once gave a county the state's rules of its kind)."""
+    fields = ("time_zone", "population", "state", "kind", "name", "status", "county_fips")
+    query = CompiledQuery(lambda pk: Organization.objects.filter(pk=pk).values_list(*fields, "id"))
+    org = world.ingham
+    found = query.instance(Organization, org.pk)
+    expected = Organization.objects.only(*fields).get(pk=org.pk)
+    assert found.pk == org.pk and found.get_deferred_fields() == expected.get_deferred_fields()
+    assert [getattr(found, f) for f in fields] == [getattr(expected, f) for f in fields]
+    assert query.instance(Organization, -1) is None
+    by_foreign_key = CompiledQuery(lambda pk: Membership.objects.filter(pk=pk).values_list("organization", "id"))
+    membership = Membership.objects.filter(organization=org).first()
+    assert by_foreign_key.instance(Membership, membership.pk).organization_id == org.pk
+    not_its_own = CompiledQuery(lambda pk: Membership.objects.filter(pk=pk).values_list("id", "organization__name"))
+    with pytest.raises(ValueError, match="own fields"):
+        not_its_own.instance(Membership, membership.pk)
+
+
+def _events(report, actor, n):
+    from commonguard.incidents.models import ReportEvent
+
+    return [ReportEvent(report=report, actor=actor, kind=f"k{i}", summary=f"line {i} — ünïcode") for i in range(n)]
+
+
+def test_compiled_insert_stores_what_bulk_create_stores(world):
+    from django.utils import timezone
+
+    from commonguard.core.compiled import CompiledInsert
+    from commonguard.incidents.models import IncidentReport, ReportEvent
+
+    member = world["ingham_member"]
+    report = IncidentReport(organization=world.ingham, state="MI", created_by=member, title="Compiled")
+    insert = CompiledInsert(IncidentReport)
+    before = timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        assert insert.insert([report]) == [report]
+    assert len(queries) == 1
+    assert report.pk is not None and not report._state.adding and report._state.db == "default"
+    stored = IncidentReport.objects.get(pk=report.pk)
+    assert stored.uuid == report.uuid and stored.title == "Compiled" and stored.created_by == member
+    assert stored.created_at >= before  # auto_now_add filled in, as save() fills it in
+
+    ours, theirs = _events(report, member, 3), _events(report, member, 3)
+    CompiledInsert(ReportEvent).insert(ours)
+    ReportEvent.objects.bulk_create(theirs)
+    columns = ("report_id", "actor_id", "kind", "summary", "internal")
+    assert [o.pk for o in ours] == sorted(o.pk for o in ours)  # each object got its own row's key
+    for a, b in zip(ours, theirs, strict=True):
+        assert ReportEvent.objects.filter(pk=a.pk).values_list(*columns).get() == (
+            ReportEvent.objects.filter(pk=b.pk).values_list(*columns).get()
+        )
+        assert ReportEvent.objects.get(pk=a.pk).kind == a.kind
+
+
+def test_compiled_insert_refuses_a_saved_object_and_hands_large_batches_to_bulk_create(world):
+    from commonguard.core.compiled import CompiledInsert
+    from commonguard.incidents.models import IncidentReport, ReportEvent
+
+    member = world["ingham_member"]
+    report = IncidentReport.objects.create(organization=world.ingham, state="MI", created_by=member)
+    insert = CompiledInsert(ReportEvent)
+    with pytest.raises(ValueError, match="already saved"):
+        insert.insert([*_events(report, member, 1), report.events.create(kind="x", summary="saved")])
+    assert report.events.count() == 1  # nothing of the refused batch was written
+    many = _events(report, member, CompiledInsert.MAX_ROWS + 1)
+    assert insert.insert(many) and all(e.pk for e in many)
+    assert report.events.count() == 2 + CompiledInsert.MAX_ROWS
+    unsaved = IncidentReport(organization=world.ingham, state="MI")
+    with pytest.raises(ValueError, match="unsaved related object"):
+        insert.insert([ReportEvent(report=unsaved, kind="x", summary="orphan")])

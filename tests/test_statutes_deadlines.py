@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from commonguard.statutes import deadlines
 from commonguard.statutes.deadlines import add_business_days, due_at, is_business_day, reminder_times
 from commonguard.statutes.models import ReportingRule, RuleRecipient
 from commonguard.statutes.shipped import load_shipped_rules, shipped_rules
@@ -29,6 +30,21 @@ def utc(*args: int) -> datetime:
 
 
 # --- The engine ---------------------------------------------------------------------------------
+
+
+def test_warm_loads_every_states_calendar_for_this_year_and_the_next() -> None:
+    """The server warms the calendars at start (asgi.py): a business-day clock over the new year then
+    builds none inside a request."""
+    deadlines._holidays.cache_clear()
+    deadlines.warm(date(2026, 12, 30))
+    loaded = deadlines._holidays.cache_info().currsize
+    assert loaded >= 2 * 50
+    due = due_at(local(EASTERN, 2026, 12, 30, 9, 0), 2, "business_days", state="IN")
+    assert due == local(EASTERN, 2027, 1, 5, 0, 0)  # Thu 31 Dec, (Fri 1 Jan New Year's Day), Mon 4 Jan
+    assert deadlines._holidays.cache_info().currsize == loaded
+    deadlines._holidays.cache_clear()
+    due_at(local(EASTERN, 2026, 12, 30, 9, 0), 2, "business_days", state="IN")
+    assert deadlines._holidays.cache_info().currsize > 0  # without the warm-up the request builds them
 
 
 def test_24_hours_across_spring_forward_are_24_real_hours() -> None:

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from commonguard.core import context
+from commonguard.core.compiled import CompiledInsert
 from commonguard.core.models import AuditEvent
 
 
@@ -51,6 +52,7 @@ def audit_record(
 
 
 _batches = threading.local()
+_INSERT = CompiledInsert(AuditEvent)
 
 
 @contextmanager
@@ -68,7 +70,7 @@ def audit_batch() -> Iterator[None]:
     finally:
         _batches.events = None
     if events:
-        AuditEvent.objects.bulk_create(events)
+        _INSERT.insert(events)
 
 
 def stamp_decision(obj: Any, *, actor: Any, status: str, note: str, at: datetime | None = None) -> None:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from commonguard.accounts.models import User
 from commonguard.accounts.viewer import viewer_for
 from commonguard.core.audit import audit_batch, audit_record
+from commonguard.core.compiled import CompiledInsert
 from commonguard.core.models import AuditEvent
 from commonguard.incidents import signals
 from commonguard.incidents.models import (
@@ -42,6 +43,10 @@ from commonguard.incidents.models import (
 )
 from commonguard.incidents.querysets import is_state_side, writer_org_ids
 from commonguard.orgs.models import Organization
+
+# A submission's report and its timeline lines: the hot write path (bench/reports).
+_INSERT_REPORT = CompiledInsert(IncidentReport)
+_INSERT_EVENTS = CompiledInsert(ReportEvent)
 
 # The fields a reporter fills, in form order. Step 1 is the minimal report.
 STEP1_FIELDS = ("title", "category", "description", "started_at", "discovered_at", "confirmed_at")
@@ -430,8 +435,8 @@ def report_file(*, actor: User, organization: Organization, data: dict[str, Any]
         _mark_submitted(report)
         events.append(_event_fields(report, actor, "submitted", f"{who} sent the report to the state"))
     with audit_batch():
-        report.save(force_insert=True)
-        ReportEvent.objects.bulk_create([ReportEvent(**fields) for fields in events])
+        _INSERT_REPORT.insert([report])
+        _INSERT_EVENTS.insert([ReportEvent(**fields) for fields in events])
         _audit(actor, "incident.create", report, f"{actor.email} started an incident report for {organization.name}")
         if changes:
             _audit(

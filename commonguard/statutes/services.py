@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from commonguard.accounts.viewer import viewer_for
 from commonguard.core.audit import audit_batch, audit_record
+from commonguard.core.compiled import CompiledInsert
 from commonguard.orgs.states import STATES
 from commonguard.statutes.cache import state_rules
 from commonguard.statutes.deadlines import due_at as compute_due_at
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from commonguard.incidents.models import IncidentReport
 
 log = logging.getLogger(__name__)
+
+_INSERT_OBLIGATIONS = CompiledInsert(Obligation)
 
 DEFAULT_KEY = "default"
 # Evidence typed or pasted by hand: a whole e-mail or form print-out fits; a disk image does not.
@@ -292,7 +295,7 @@ def _sync(report: IncidentReport, actor: Any, now: datetime, created: bool) -> l
                 target=current,
                 data={"due_at": current.due_at.isoformat(), "report": str(report.uuid)},
             )
-    opened = Obligation.objects.bulk_create(new) if new else []
+    opened = _INSERT_OBLIGATIONS.insert(new)
     for obligation in opened:
         if obligation.key == DEFAULT_KEY:
             _record_hub_delivery(obligation, report, actor, now)
