@@ -81,7 +81,7 @@ bench-taxii: install
 	@bash bench/taxii/run.sh
 
 clean:
-	rm -rf $(VENV) $(TOOLS) assets/node_modules assets/build var/static
+	rm -rf $(VENV) $(TOOLS) assets/node_modules assets/build var/static var/static-plain
 
 bench-import: install
 	@bash bench/import/run.sh

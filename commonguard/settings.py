@@ -250,15 +250,22 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Static files (USWDS built by npm at install time, served by whitenoise) -----------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# COMMONGUARD_PLAIN_STATIC (tests, benchmarks): the assets are served as built, through the finders,
+# with no collectstatic. That mode gets a root of its own, empty: whitenoise indexes the root for every
+# new handler (each test client), and the 16,000 files `make run` collects into var/static doubled the
+# test suite's time on a machine that had run the demo.
+PLAIN_STATIC = env.bool("COMMONGUARD_PLAIN_STATIC", default=False)
+STATIC_ROOT = BASE_DIR / "var" / ("static-plain" if PLAIN_STATIC else "static")
+if PLAIN_STATIC:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 STATICFILES_DIRS = [BASE_DIR / "assets" / "build"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if not env.bool("COMMONGUARD_PLAIN_STATIC", default=False)
-            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if PLAIN_STATIC
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }

@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export COMMONGUARD_DEMO=1 DJANGO_SETTINGS_MODULE=commonguard.settings COMMONGUARD_PLAIN_STATIC=1
-mkdir -p var/static  # whitenoise wants STATIC_ROOT to exist; tests serve assets through the finders
 PYTEST=(.venv/bin/pytest -p no:cacheprovider)
 WORKERS=${PYTEST_WORKERS:-2}
 
