@@ -135,7 +135,8 @@ class CompiledInsert:
 
     Sets each object's primary key (RETURNING) and marks it saved, like bulk_create. Sends no signals,
     like bulk_create. More rows than `MAX_ROWS`, or a model with database-side defaults or generated
-    columns, go through bulk_create itself.
+    columns, go through bulk_create itself. Like bulk_create it skips `Model.save()`: not for a model
+    whose save() or `pre_save`/`post_save` receivers do work on insert (ADR 38).
     """
 
     MAX_ROWS = 50
